@@ -1,0 +1,128 @@
+"""The frozen settings of one training run.
+
+Flags live in ``main.py``; everything else takes a ``Config``, so tests and
+notebooks build one directly::
+
+    config = Config(digits=2, training_size=5000, epochs=5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from jaxadd import data
+
+LR_SCHEDULES = ("constant", "cosine")
+
+# Settings that may change between a run and its resumption: they decide how
+# long to train or what to print, not what a step computes.
+RESUMABLE_FIELDS = frozenset({"epochs", "target_accuracy", "num_samples"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of one run; the defaults are the Keras example's.
+
+    Attributes:
+      digits: largest number of digits of an operand.
+      reverse: feed the padded query right to left.
+      reverse_answer: emit the answer least-significant digit first.
+      training_size: number of unique problems, training and validation together.
+      val_fraction: share of ``training_size`` held out for validation.
+      epochs: number of passes over the training split.
+      batch_size: examples per optimizer step (global, over all devices).
+      hidden_size: width of every LSTM.
+      num_layers: number of decoder LSTMs.
+      learning_rate: Adam's (peak) learning rate.
+      lr_schedule: ``constant``, or ``cosine`` decay to 0 over ``epochs``.
+      seed: seeds problems, shuffling, initialization and sample choice.
+      target_accuracy: stop after the first epoch whose held-out exact-match
+        accuracy reaches this; ``None`` runs all ``epochs``.
+      num_samples: held-out problems printed after each epoch.
+    """
+
+    digits: int = 3
+    reverse: bool = True
+    reverse_answer: bool = False
+    training_size: int = 50_000
+    val_fraction: float = 0.1
+    epochs: int = 30
+    batch_size: int = 32
+    hidden_size: int = 128
+    num_layers: int = 1
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    seed: int = 0
+    target_accuracy: float | None = None
+    num_samples: int = 10
+
+    @property
+    def num_val(self) -> int:
+        return int(self.training_size * self.val_fraction)
+
+    @property
+    def num_train(self) -> int:
+        return self.training_size - self.num_val
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Full batches per epoch; the remainder is dropped (a new one each epoch)."""
+        return self.num_train // self.batch_size
+
+    def validate(self) -> None:
+        """Raises ``ValueError`` with one line naming the first bad setting."""
+        if not 1 <= self.digits <= data.MAX_DIGITS:
+            raise ValueError(
+                f"digits must be in 1..{data.MAX_DIGITS}, got {self.digits}"
+            )
+        possible = data.max_unique_problems(self.digits)
+        if self.training_size <= 0:
+            raise ValueError(f"training_size must be > 0, got {self.training_size}")
+        if self.training_size > possible:
+            raise ValueError(
+                f"training_size {self.training_size} exceeds the {possible} distinct "
+                f"unordered problems with {self.digits} digit(s)"
+            )
+        if not (0.0 < self.val_fraction < 1.0):
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.num_val == 0:
+            raise ValueError(
+                f"val_fraction {self.val_fraction} of {self.training_size} problems "
+                "leaves no validation problem"
+            )
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {self.batch_size}")
+        if self.batch_size > self.num_train:
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the {self.num_train} "
+                "training problems"
+            )
+        if self.hidden_size <= 0:
+            raise ValueError(f"hidden_size must be > 0, got {self.hidden_size}")
+        if self.num_layers <= 0:
+            raise ValueError(f"num_layers must be > 0, got {self.num_layers}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                f"got {self.lr_schedule!r}"
+            )
+        if self.target_accuracy is not None and not 0.0 < self.target_accuracy <= 1.0:
+            raise ValueError(
+                f"target_accuracy must be in (0, 1], got {self.target_accuracy}"
+            )
+        if self.num_samples < 0:
+            raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        """Builds a Config from ``to_dict`` output, ignoring unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,115 @@
+"""Command line: ``python -m jaxadd.main --digits=4 --reverse --workdir=/tmp/run``.
+
+The flags map one to one onto ``jaxadd.config.Config``; their defaults are its
+defaults. A bad value ends the program with one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+
+from jaxadd.config import LR_SCHEDULES, Config
+
+_DEFAULTS = Config()
+
+flags.DEFINE_integer(
+    "digits", _DEFAULTS.digits, "Largest number of digits of an operand."
+)
+flags.DEFINE_boolean(
+    "reverse", _DEFAULTS.reverse, "Feed the padded query right to left."
+)
+flags.DEFINE_boolean(
+    "reverse_answer",
+    _DEFAULTS.reverse_answer,
+    "Emit the answer least-significant digit first.",
+)
+flags.DEFINE_integer(
+    "training_size",
+    _DEFAULTS.training_size,
+    "Unique problems generated (training and held-out together).",
+)
+flags.DEFINE_float(
+    "val_fraction", _DEFAULTS.val_fraction, "Share of the problems held out."
+)
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training split.")
+flags.DEFINE_integer(
+    "batch_size", _DEFAULTS.batch_size, "Examples per step, over all devices."
+)
+flags.DEFINE_integer("hidden_size", _DEFAULTS.hidden_size, "Width of every LSTM.")
+flags.DEFINE_integer("num_layers", _DEFAULTS.num_layers, "Number of decoder LSTMs.")
+flags.DEFINE_float(
+    "learning_rate", _DEFAULTS.learning_rate, "Adam's (peak) learning rate."
+)
+flags.DEFINE_enum(
+    "lr_schedule",
+    _DEFAULTS.lr_schedule,
+    LR_SCHEDULES,
+    "Learning-rate schedule: constant, or cosine decay to 0 over --epochs.",
+)
+flags.DEFINE_integer(
+    "seed", _DEFAULTS.seed, "Seeds data, initialization and shuffling."
+)
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Directory for config.json, metrics.jsonl and checkpoints; resumes if present.",
+)
+flags.DEFINE_float(
+    "target_accuracy",
+    None,
+    "Stop once held-out exact-match accuracy reaches this (0 < x <= 1).",
+)
+flags.DEFINE_integer(
+    "num_samples", _DEFAULTS.num_samples, "Held-out problems shown after each epoch."
+)
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags() -> Config:
+    return Config(
+        digits=FLAGS.digits,
+        reverse=FLAGS.reverse,
+        reverse_answer=FLAGS.reverse_answer,
+        training_size=FLAGS.training_size,
+        val_fraction=FLAGS.val_fraction,
+        epochs=FLAGS.epochs,
+        batch_size=FLAGS.batch_size,
+        hidden_size=FLAGS.hidden_size,
+        num_layers=FLAGS.num_layers,
+        learning_rate=FLAGS.learning_rate,
+        lr_schedule=FLAGS.lr_schedule,
+        seed=FLAGS.seed,
+        target_accuracy=FLAGS.target_accuracy,
+        num_samples=FLAGS.num_samples,
+    )
+
+
+def main(argv: list[str]) -> None:
+    # orbax and jax log every checkpoint step at INFO; the user wants the epochs.
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        sys.exit(f"jaxadd: error: unexpected arguments {' '.join(argv[1:])}")
+    config = config_from_flags()
+    try:
+        config.validate()
+    except ValueError as err:
+        sys.exit(f"jaxadd: error: {err}")
+
+    # Imported after validation so that a bad flag answers at once.
+    from jaxadd import checkpoint, train
+
+    try:
+        train.train_and_evaluate(config, FLAGS.workdir, log=_log)
+    except (ValueError, train.TrainingError, checkpoint.WorkdirError) as err:
+        sys.exit(f"jaxadd: error: {err}")
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

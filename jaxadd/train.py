@@ -1,0 +1,381 @@
+"""Training and evaluation: pure jitted steps, then the epoch loop.
+
+The whole training split lives on the device as integer ids. One jitted call
+runs a whole epoch: it permutes the example indices with a key derived from
+``(seed, epoch)``, gathers each batch on the device and ``lax.scan``s over the
+optimizer steps, so Python dispatches once per epoch instead of once per step.
+Because the order of epoch ``k`` depends only on the seed and ``k``, a run
+resumed from a checkpoint after epoch ``k`` sees exactly the batches an
+uninterrupted run sees.
+
+Batches are sharded along the ``data`` axis of a one-axis device mesh;
+parameters, optimizer state and the stored data are replicated. On one device
+this is a plain single-device program.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxadd import checkpoint, data, models
+from jaxadd.config import Config
+
+EVAL_CHUNK = 2048
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (non-finite loss, a workdir it must not touch)."""
+
+
+def make_model(config: Config) -> models.Seq2SeqLSTM:
+    return models.Seq2SeqLSTM(
+        hidden_size=config.hidden_size,
+        answer_len=data.answer_len(config.digits),
+        num_layers=config.num_layers,
+    )
+
+
+def make_optimizer(config: Config) -> optax.GradientTransformation:
+    if config.lr_schedule == "cosine":
+        total_steps = config.epochs * config.steps_per_epoch
+        learning_rate = optax.cosine_decay_schedule(config.learning_rate, total_steps)
+    else:
+        learning_rate = config.learning_rate
+    return optax.adam(learning_rate)
+
+
+def init_params(config: Config) -> Any:
+    """Initial parameters, a function of ``config.seed`` alone."""
+    model = make_model(config)
+    dummy = jnp.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE))
+    return model.init(jax.random.key(config.seed), dummy)["params"]
+
+
+def create_train_state(config: Config) -> train_state.TrainState:
+    return train_state.TrainState.create(
+        apply_fn=make_model(config).apply,
+        params=init_params(config),
+        tx=make_optimizer(config),
+    )
+
+
+def cross_entropy(logits: jax.Array, answers: jax.Array) -> jax.Array:
+    """Mean over batch and answer positions, padding positions included."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, answers).mean()
+
+
+def train_step(
+    state: train_state.TrainState, queries: jax.Array, answers: jax.Array
+) -> tuple[train_state.TrainState, jax.Array]:
+    """One Adam step on a batch of query and answer ids; returns the loss."""
+
+    def loss_fn(params):
+        logits = state.apply_fn({"params": params}, data.one_hot(queries))
+        return cross_entropy(logits, answers)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    return state.apply_gradients(grads=grads), loss
+
+
+def epoch_key(seed: int, epoch: int) -> jax.Array:
+    """The key that orders epoch ``epoch`` (1-based); independent of history."""
+    return jax.random.fold_in(jax.random.key(seed + 1), epoch)
+
+
+def make_train_epoch(mesh: Mesh, batch_size: int):
+    """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
+
+    ``state`` is donated: its buffers are reused for the new state.
+    """
+    batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def train_epoch(state, queries, answers, key):
+        num_steps = queries.shape[0] // batch_size
+        order = jax.random.permutation(key, queries.shape[0])
+        order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
+
+        def body(state, batch_indices):
+            q = jax.lax.with_sharding_constraint(queries[batch_indices], batch_sharding)
+            a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
+            return train_step(state, q, a)
+
+        state, losses = jax.lax.scan(body, state, order)
+        return state, losses.mean()
+
+    return train_epoch
+
+
+def make_eval_fn(model: models.Seq2SeqLSTM):
+    """A jitted ``(params, queries, answers, mask) -> sums`` over one chunk.
+
+    Returns summed loss, correct characters and exactly-right answers over the
+    rows where ``mask`` is true, so chunks of a padded set add up exactly.
+    """
+
+    @jax.jit
+    def eval_chunk(params, queries, answers, mask):
+        logits = model.apply({"params": params}, data.one_hot(queries))
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, answers)
+        right = jnp.argmax(logits, -1) == answers
+        mask = mask.astype(jnp.float32)
+        return {
+            "loss": (losses.mean(-1) * mask).sum(),
+            "char_correct": (right.mean(-1) * mask).sum(),
+            "exact_correct": (right.all(-1) * mask).sum(),
+        }
+
+    return eval_chunk
+
+
+def make_predict_fn(model: models.Seq2SeqLSTM):
+    """A jitted ``(params, queries) -> (answer ids, probability of that answer)``."""
+
+    @jax.jit
+    def predict(params, queries):
+        logits = model.apply({"params": params}, data.one_hot(queries))
+        log_probs = jax.nn.log_softmax(logits)
+        ids = jnp.argmax(logits, -1)
+        chosen = jnp.take_along_axis(log_probs, ids[..., None], -1)[..., 0]
+        return ids, jnp.exp(chosen.sum(-1))
+
+    return predict
+
+
+def padded_chunks(*arrays: np.ndarray, chunk: int = EVAL_CHUNK):
+    """Yields ``(*chunks, mask)``; every chunk has ``chunk`` rows (the last padded).
+
+    A fixed shape means one compilation, whatever the size of the set.
+    """
+    n = len(arrays[0])
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        mask = np.zeros(chunk, bool)
+        mask[: stop - start] = True
+        parts = []
+        for array in arrays:
+            part = np.zeros((chunk,) + array.shape[1:], array.dtype)
+            part[: stop - start] = array[start:stop]
+            parts.append(part)
+        yield (*parts, mask)
+
+
+def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
+    """Loss, per-character and exact-match accuracy over a whole split."""
+    totals = {"loss": 0.0, "char_correct": 0.0, "exact_correct": 0.0}
+    for queries, answers, mask in padded_chunks(split.queries, split.answers):
+        sums = eval_chunk(params, queries, answers, mask)
+        for name, value in sums.items():
+            totals[name] += float(value)
+    n = len(split)
+    return {
+        "loss": totals["loss"] / n,
+        "char_accuracy": totals["char_correct"] / n,
+        "exact_accuracy": totals["exact_correct"] / n,
+    }
+
+
+def format_samples(
+    predict_fn, params, split: data.Split, config: Config, indices: np.ndarray
+) -> list[str]:
+    """Lines like ``Q 535+61  T 596  ☑ 596`` for the problems at ``indices``."""
+    ids, _ = predict_fn(params, split.queries[indices])
+    guesses = decode_answers(np.asarray(ids), config.reverse_answer)
+    width = data.query_len(config.digits)
+    lines = []
+    for i, guess in zip(indices, guesses):
+        question = f"{split.a[i]}+{split.b[i]}"
+        truth = str(split.a[i] + split.b[i])
+        mark = "☑" if guess == truth else "☒"
+        lines.append(
+            f"Q {question:<{width}} T {truth:<{config.digits + 1}} {mark} {guess}"
+        )
+    return lines
+
+
+def decode_answers(ids: np.ndarray, reverse_answer: bool) -> list[str]:
+    """Answers as a person writes them: no padding, most significant digit first."""
+    texts = [text.strip() for text in data.decode(ids)]
+    return [text[::-1] for text in texts] if reverse_answer else texts
+
+
+def describe_devices() -> list[str]:
+    return [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()]
+
+
+def make_mesh() -> Mesh:
+    return Mesh(np.array(jax.devices()), ("data",))
+
+
+def train_and_evaluate(
+    config: Config, workdir: str | None = None, log=print
+) -> dict[str, Any]:
+    """Trains a model as ``config`` says; returns the last epoch's metrics.
+
+    With ``workdir``, writes ``config.json`` and ``metrics.jsonl`` there, saves a
+    checkpoint after every epoch and, when checkpoints already exist, resumes
+    from the newest readable one.
+
+    Args:
+      config: the run's settings.
+      workdir: directory for outputs, or ``None`` to keep nothing.
+      log: called with each line meant for the user.
+
+    Returns:
+      The metrics of the last epoch run, plus ``params`` (the final parameters)
+      and ``epochs_run``.
+
+    Raises:
+      ValueError: a bad setting.
+      TrainingError: the run cannot go on; outputs already written are kept.
+    """
+    config.validate()
+    mesh = make_mesh()
+    num_devices = mesh.devices.size
+    if config.batch_size % num_devices:
+        raise ValueError(
+            f"batch_size {config.batch_size} does not divide evenly over "
+            f"{num_devices} devices"
+        )
+
+    start = time.perf_counter()
+    train_split, val_split = data.make_splits(
+        config.training_size,
+        config.digits,
+        config.reverse,
+        config.val_fraction,
+        config.seed,
+        config.reverse_answer,
+    )
+    data_sec = time.perf_counter() - start
+
+    model = make_model(config)
+    state = create_train_state(config)
+    num_params = models.count_params(state.params)
+    run_info = {
+        "config": config.to_dict(),
+        "num_params": num_params,
+        "jax_version": jax.__version__,
+        "flax_version": flax.__version__,
+        "devices": describe_devices(),
+        "num_train": len(train_split),
+        "num_val": len(val_split),
+    }
+
+    store = None
+    history: list[dict] = []
+    first_epoch = 1
+    if workdir is not None:
+        store = checkpoint.RunStore(workdir)
+        store.check_or_write_config(run_info)
+        restored = store.restore(state)
+        if restored is not None:
+            state, history = restored
+            first_epoch = history[-1]["epoch"] + 1 if history else 1
+            log(f"Resumed from {store.directory} after epoch {first_epoch - 1}")
+
+    replicated = NamedSharding(mesh, PartitionSpec())
+    state = jax.device_put(state, replicated)
+    train_queries = jax.device_put(train_split.queries, replicated)
+    train_answers = jax.device_put(train_split.answers, replicated)
+
+    train_epoch = make_train_epoch(mesh, config.batch_size)
+    compile_start = time.perf_counter()
+    compiled_epoch = train_epoch.lower(
+        state, train_queries, train_answers, epoch_key(config.seed, 1)
+    ).compile()
+    compile_sec = time.perf_counter() - compile_start
+    eval_chunk = make_eval_fn(model)
+    predict_fn = make_predict_fn(model)
+    log(
+        f"{len(train_split)} training / {len(val_split)} held-out problems, "
+        f"{num_params:,} parameters, {num_devices} device(s) "
+        f"[{jax.devices()[0].platform}]; data {data_sec:.2f} s, "
+        f"compile {compile_sec:.2f} s"
+    )
+
+    last: dict[str, Any] = history[-1] if history else {}
+    if history and _reached_target(config, last):
+        log(f"Already reached target_accuracy at epoch {last['epoch']}")
+    else:
+        elapsed_before = last.get("elapsed_sec", 0.0)
+        run_start = time.perf_counter()
+        for epoch in range(first_epoch, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            state, train_loss = compiled_epoch(
+                state, train_queries, train_answers, epoch_key(config.seed, epoch)
+            )
+            train_loss = float(train_loss)  # waits for the epoch to finish
+            train_sec = time.perf_counter() - epoch_start
+            val = evaluate(eval_chunk, state.params, val_split)
+            if not (math.isfinite(train_loss) and math.isfinite(val["loss"])):
+                raise TrainingError(
+                    f"non-finite loss at epoch {epoch} (train {train_loss}, "
+                    f"held-out {val['loss']}); the last good checkpoint is kept"
+                )
+            examples = config.steps_per_epoch * config.batch_size
+            last = {
+                "epoch": epoch,
+                "step": int(state.step),
+                "train_loss": train_loss,
+                "val_loss": val["loss"],
+                "val_char_accuracy": val["char_accuracy"],
+                "val_exact_accuracy": val["exact_accuracy"],
+                "train_examples_per_sec": examples / train_sec,
+                "epoch_sec": time.perf_counter() - epoch_start,
+                "elapsed_sec": elapsed_before + time.perf_counter() - run_start,
+            }
+            log(
+                f"epoch {epoch:3d}  loss {train_loss:.4f}  val_loss {val['loss']:.4f}  "
+                f"val_char {val['char_accuracy']:.4f}  "
+                f"val_exact {val['exact_accuracy']:.4f}  "
+                f"{last['train_examples_per_sec']:,.0f} ex/s  "
+                f"{last['epoch_sec']:.2f} s"
+            )
+            if config.num_samples:
+                rng = np.random.default_rng([config.seed, 2, epoch])
+                indices = rng.choice(
+                    len(val_split), min(config.num_samples, len(val_split)), False
+                )
+                for line in format_samples(
+                    predict_fn, state.params, val_split, config, indices
+                ):
+                    log(line)
+            if store is not None:
+                store.save(epoch, state, last)
+            history.append(last)
+            if _reached_target(config, last):
+                log(
+                    f"Reached val_exact_accuracy {last['val_exact_accuracy']:.4f} >= "
+                    f"{config.target_accuracy} at epoch {epoch}"
+                )
+                break
+    if store is not None:
+        store.close()
+    result = dict(last)
+    result.update(
+        params=jax.device_get(state.params),
+        epochs_run=len(history),
+        num_params=num_params,
+        compile_sec=compile_sec,
+        data_sec=data_sec,
+    )
+    return result
+
+
+def _reached_target(config: Config, metrics: dict) -> bool:
+    return (
+        config.target_accuracy is not None
+        and metrics["val_exact_accuracy"] >= config.target_accuracy
+    )

@@ -1,0 +1,88 @@
+"""Training: steps, epochs, metrics, determinism."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+from conftest import SMALL, TINY
+
+from jaxadd import data, train
+
+
+def test_loss_falls_over_a_few_dozen_steps():
+    config = dataclasses.replace(SMALL, batch_size=64)
+    state = train.create_train_state(config)
+    train_split, _ = data.make_splits(5_000, 2, True, 0.1, seed=0)
+    step = jax.jit(train.train_step)
+    losses = []
+    for i in range(40):
+        rows = slice(64 * i, 64 * (i + 1))
+        state, loss = step(state, train_split.queries[rows], train_split.answers[rows])
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert int(state.step) == 40
+
+
+def test_small_run_learns_two_digit_addition(quiet):
+    result = train.train_and_evaluate(SMALL, log=quiet)
+    # Chance is about 1e-3 exact: the first answer symbol alone has ~2 likely values.
+    assert result["val_exact_accuracy"] > 0.5
+    assert result["val_char_accuracy"] > 0.8
+    assert result["epochs_run"] == SMALL.epochs
+    assert result["step"] == SMALL.epochs * SMALL.steps_per_epoch
+
+
+def test_same_seed_gives_identical_metrics_and_params(quiet):
+    first = train.train_and_evaluate(TINY, log=quiet)
+    second = train.train_and_evaluate(TINY, log=quiet)
+    for name in ("train_loss", "val_loss", "val_char_accuracy", "val_exact_accuracy"):
+        assert first[name] == second[name]
+    for x, y in zip(
+        jax.tree.leaves(first["params"]), jax.tree.leaves(second["params"])
+    ):
+        np.testing.assert_array_equal(x, y)
+    other = train.train_and_evaluate(dataclasses.replace(TINY, seed=1), log=quiet)
+    assert other["train_loss"] != first["train_loss"]
+
+
+def test_target_accuracy_stops_early(quiet):
+    config = dataclasses.replace(SMALL, epochs=30, target_accuracy=0.3)
+    result = train.train_and_evaluate(config, log=quiet)
+    assert result["val_exact_accuracy"] >= 0.3
+    assert result["epochs_run"] < 30
+    assert any("Reached val_exact_accuracy" in line for line in quiet.lines)
+
+
+def test_samples_are_shown_unreversed(quiet):
+    train.train_and_evaluate(TINY, log=quiet)
+    samples = [line for line in quiet.lines if line.startswith("Q ")]
+    assert len(samples) == TINY.epochs * TINY.num_samples
+    for line in samples:
+        question, truth = (
+            line[2:].split(" T ")[0].strip(),
+            line.split(" T ")[1].split()[0],
+        )
+        a, b = question.split("+")
+        assert int(a) + int(b) == int(truth)
+        assert ("☑" in line) != ("☒" in line)
+
+
+def test_evaluate_counts_exact_and_per_character_accuracy():
+    config = dataclasses.replace(TINY, hidden_size=8)
+    params = train.init_params(config)
+    _, val = data.make_splits(
+        3000, 2, True, 0.5, seed=0
+    )  # 1,500 rows: one padded chunk
+    eval_chunk = train.make_eval_fn(train.make_model(config))
+    metrics = train.evaluate(eval_chunk, params, val)
+    ids, _ = train.make_predict_fn(train.make_model(config))(params, val.queries)
+    right = np.asarray(ids) == val.answers
+    assert metrics["exact_accuracy"] == pytest.approx(right.all(1).mean())
+    assert metrics["char_accuracy"] == pytest.approx(right.mean())
+
+
+def test_batch_must_divide_over_devices(monkeypatch, quiet):
+    monkeypatch.setattr(jax, "devices", lambda: [object()] * 3)
+    with pytest.raises(ValueError, match="3 devices"):
+        train.train_and_evaluate(TINY, log=quiet)
