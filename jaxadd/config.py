@@ -20,9 +20,24 @@ LR_SCHEDULES = ("constant", "cosine")
 RESUMABLE_FIELDS = frozenset({"epochs", "target_accuracy", "num_samples"})
 
 
+# The Keras example's training settings, one flag-set away from the defaults:
+# --batch_size=32 --learning_rate=1e-3 --lr_schedule=constant --epochs=30
+SEED_TRAINING = {
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "lr_schedule": "constant",
+    "epochs": 30,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Settings of one run; the defaults are the Keras example's.
+    """Settings of one run.
+
+    The defaults are the Keras example's task (3 digits, 50,000 problems, reversed,
+    one 128-unit decoder LSTM) trained with settings measured to reach 99%
+    held-out exact match in fewer examples and seconds (see README); the Keras
+    example's own training settings are ``SEED_TRAINING``.
 
     Attributes:
       digits: largest number of digits of an operand.
@@ -36,6 +51,11 @@ class Config:
       num_layers: number of decoder LSTMs.
       learning_rate: Adam's (peak) learning rate.
       lr_schedule: ``constant``, or ``cosine`` decay to 0 over ``epochs``.
+      sampling: how operands are drawn: ``seed`` (the Keras example's: a uniform
+        length, then uniform digits) or ``uniform`` over ``[0, 10**digits)``.
+      carry_fraction: share of the problems built to have long carry chains
+        (equally many with each longest chain 1..digits); see
+        ``data.generate_problems``.
       seed: seeds problems, shuffling, initialization and sample choice.
       target_accuracy: stop after the first epoch whose held-out exact-match
         accuracy reaches this; ``None`` runs all ``epochs``.
@@ -47,12 +67,14 @@ class Config:
     reverse_answer: bool = False
     training_size: int = 50_000
     val_fraction: float = 0.1
-    epochs: int = 30
-    batch_size: int = 32
+    epochs: int = 8
+    batch_size: int = 128
     hidden_size: int = 128
     num_layers: int = 1
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
+    learning_rate: float = 2e-2
+    lr_schedule: str = "cosine"
+    sampling: str = "seed"
+    carry_fraction: float = 0.0
     seed: int = 0
     target_accuracy: float | None = None
     num_samples: int = 10
@@ -84,6 +106,22 @@ class Config:
                 f"training_size {self.training_size} exceeds the {possible} distinct "
                 f"unordered problems with {self.digits} digit(s)"
             )
+        if self.sampling not in data.SAMPLINGS:
+            raise ValueError(
+                f"sampling must be one of {', '.join(data.SAMPLINGS)}, "
+                f"got {self.sampling!r}"
+            )
+        if not 0.0 <= self.carry_fraction <= 1.0:  # also refuses NaN
+            raise ValueError(
+                f"carry_fraction must be in [0, 1], got {self.carry_fraction}"
+            )
+        # The carry-built share is limited per chain length (tiny digit counts).
+        try:
+            data.check_request(
+                self.training_size, self.digits, self.sampling, self.carry_fraction
+            )
+        except ValueError as err:
+            raise ValueError(f"training_size {self.training_size}: {err}") from None
         if not (0.0 < self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.num_val == 0:

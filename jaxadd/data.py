@@ -20,8 +20,11 @@ answer ids.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
+
+from jaxadd import carries
 
 VOCAB = "0123456789+ "
 VOCAB_SIZE = len(VOCAB)
@@ -31,6 +34,10 @@ _CHAR_TO_ID = {c: i for i, c in enumerate(VOCAB)}
 
 # Operands are held as int64: a sum of two 18-digit numbers still fits.
 MAX_DIGITS = 18
+
+# How operands are drawn: "seed" is the Keras example's (a uniform length, then
+# uniform digits), "uniform" is uniform over [0, 10**digits).
+SAMPLINGS = ("seed", "uniform")
 
 
 def query_len(digits: int) -> int:
@@ -57,7 +64,7 @@ def _num_decimal_digits(x: np.ndarray) -> np.ndarray:
     return length
 
 
-def _pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
+def pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
     """A key equal for {a, b} and {b, a} and distinct for distinct pairs."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     if digits <= 9:  # (10**9)**2 fits in int64
@@ -68,33 +75,84 @@ def _pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
     return keys
 
 
-def generate_problems(
-    num_problems: int, digits: int, seed: int
+def draw_unique(
+    draw: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    num_problems: int,
+    digits: int,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws ``num_problems`` distinct addition problems, as the Keras example does.
+    """Calls ``draw(n)`` until it has ``num_problems`` distinct unordered problems.
 
-    Each operand gets a length drawn uniformly from 1..digits and then that many
-    uniform digits (so ``"07"`` is the operand 7). A draw is dropped when the
-    unordered pair {a, b} was drawn before, so ``a+b`` and ``b+a`` never both
-    appear. Draws happen in vectorized chunks; the result depends only on the
-    arguments.
+    A draw is dropped when its pair {a, b} was drawn before or is in ``exclude``,
+    so ``a+b`` and ``b+a`` never both appear. The caller must make sure enough
+    such problems exist, or this never returns.
 
     Args:
+      draw: ``n -> (a, b)``, ``n`` fresh problems (consuming a generator).
       num_problems: how many distinct problems to return.
-      digits: the largest number of digits of an operand.
-      seed: seed of the numpy generator.
+      digits: the largest number of digits of an operand (sizes the keys).
+      exclude: keys of pairs that must not be returned, sorted and unique
+        (``np.unique(pair_keys(...))``): a large training set is then checked by
+        binary search instead of being merged into every chunk's ``np.isin``.
 
     Returns:
-      Two int64 arrays ``(a, b)`` of shape ``[num_problems]``, in the order the
-      problems were first drawn (later ones lean towards rarer, longer operands:
-      shuffle before splitting).
+      Two int64 arrays ``(a, b)`` of shape ``[num_problems]``, in draw order.
+    """
+    empty = np.zeros(0, np.int64)
+    seen = pair_keys(empty, empty, digits)
+    a_parts: list[np.ndarray] = []
+    b_parts: list[np.ndarray] = []
+    found = 0
+    while found < num_problems:
+        # Over-draw: early chunks almost never collide, and near-exhaustive
+        # requests need many draws per new pair, so the chunk grows with the
+        # remaining need and never drops below a size worth vectorizing.
+        chunk = max(2 * (num_problems - found), 4096)
+        a, b = draw(chunk)
+        keys = pair_keys(a, b, digits)
+        # First occurrence of each key within the chunk, in draw order.
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        fresh = first[~np.isin(keys[first], seen)]
+        if exclude is not None and len(exclude):
+            at = np.minimum(np.searchsorted(exclude, keys[fresh]), len(exclude) - 1)
+            fresh = fresh[exclude[at] != keys[fresh]]
+        fresh = fresh[: num_problems - found]
+        a_parts.append(a[fresh])
+        b_parts.append(b[fresh])
+        seen = np.concatenate([seen, keys[fresh]])
+        found += len(fresh)
+    return np.concatenate(a_parts or [empty]), np.concatenate(b_parts or [empty])
 
-    Raises:
-      ValueError: if ``digits`` is out of range or ``num_problems`` exceeds the
-        number of distinct unordered pairs.
+
+def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[int]:
+    """Problems to build per longest carry chain ``1..digits`` (list index 0 is 1).
+
+    ``round(num_problems * carry_fraction)`` problems, shared out as evenly as
+    possible over the chain lengths, the shorter ones taking the remainder.
+    """
+    total = round(num_problems * carry_fraction)
+    share, extra = divmod(total, digits)
+    return [share + (k < extra) for k in range(digits)]
+
+
+def check_request(
+    num_problems: int, digits: int, sampling: str = "seed", carry_fraction: float = 0.0
+) -> None:
+    """Raises ``ValueError`` (one line) if the problems asked for cannot be drawn.
+
+    Both samplings can draw every pair, so the limit is the number of distinct
+    unordered pairs; the carry-built share is also limited by how many distinct
+    problems have each longest carry chain.
     """
     if not 1 <= digits <= MAX_DIGITS:
         raise ValueError(f"digits must be in 1..{MAX_DIGITS}, got {digits}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}"
+        )
+    if not 0.0 <= carry_fraction <= 1.0:
+        raise ValueError(f"carry_fraction must be in [0, 1], got {carry_fraction}")
     possible = max_unique_problems(digits)
     if num_problems < 0:
         raise ValueError(f"num_problems must be >= 0, got {num_problems}")
@@ -103,31 +161,88 @@ def generate_problems(
             f"asked for {num_problems} unique problems but only {possible} distinct "
             f"unordered pairs exist with {digits} digit(s)"
         )
-    rng = np.random.default_rng(seed)
+    for chain, wanted in enumerate(
+        carry_counts(num_problems, digits, carry_fraction), 1
+    ):
+        available = carries.count_unordered(digits, chain)
+        if wanted > available:
+            raise ValueError(
+                f"carry_fraction {carry_fraction} asks for {wanted} problems with "
+                f"longest carry chain {chain} but only {available} exist with "
+                f"{digits} digit(s)"
+            )
+
+
+def generate_problems(
+    num_problems: int,
+    digits: int,
+    seed: int,
+    sampling: str = "seed",
+    carry_fraction: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws ``num_problems`` distinct addition problems.
+
+    ``sampling="seed"`` draws as the Keras example does: each operand gets a
+    length drawn uniformly from 1..digits and then that many uniform digits (so
+    ``"07"`` is the operand 7). ``sampling="uniform"`` draws each operand
+    uniformly from ``[0, 10**digits)``, so most have all ``digits`` digits. A draw
+    is dropped when the unordered pair {a, b} was drawn before, so ``a+b`` and
+    ``b+a`` never both appear.
+
+    With ``carry_fraction > 0`` that share of the problems is instead built to
+    have long carry chains: equally many with each longest chain 1..digits, each
+    uniform among the pairs with that chain (``carries.sample_with_chain``).
+    They come first; the rest are drawn as ``sampling`` says, from a generator
+    of their own, so the default problems are the same with or without it.
+    Draws happen in vectorized chunks; the result depends only on the arguments.
+
+    Args:
+      num_problems: how many distinct problems to return.
+      digits: the largest number of digits of an operand.
+      seed: seed of the numpy generators.
+      sampling: ``"seed"`` (the Keras distribution) or ``"uniform"``.
+      carry_fraction: share of the problems built with long carry chains.
+
+    Returns:
+      Two int64 arrays ``(a, b)`` of shape ``[num_problems]``, in the order the
+      problems were first drawn (later ones lean towards rarer, longer operands:
+      shuffle before splitting).
+
+    Raises:
+      ValueError: if an argument is out of range or more problems are asked for
+        than exist (see ``check_request``).
+    """
+    check_request(num_problems, digits, sampling, carry_fraction)
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
-    seen = _pair_keys(np.zeros(0, np.int64), np.zeros(0, np.int64), digits)
-    found = 0
-    while found < num_problems:
-        # Over-draw: early chunks almost never collide, and near-exhaustive
-        # requests need many draws per new pair, so the chunk grows with the
-        # remaining need and never drops below a size worth vectorizing.
-        chunk = max(2 * (num_problems - found), 4096)
-        lengths = rng.integers(1, digits + 1, size=(2, chunk))
-        values = rng.integers(0, 10**lengths, dtype=np.int64)
-        a, b = values
-        keys = _pair_keys(a, b, digits)
-        # First occurrence of each key within the chunk, in draw order.
-        _, first = np.unique(keys, return_index=True)
-        first.sort()
-        fresh = first[~np.isin(keys[first], seen)]
-        fresh = fresh[: num_problems - found]
-        a_parts.append(a[fresh])
-        b_parts.append(b[fresh])
-        seen = np.concatenate([seen, keys[fresh]])
-        found += len(fresh)
-    empty = np.zeros(0, np.int64)
-    return np.concatenate(a_parts or [empty]), np.concatenate(b_parts or [empty])
+    seen = pair_keys(np.zeros(0, np.int64), np.zeros(0, np.int64), digits)
+    for chain, wanted in enumerate(
+        carry_counts(num_problems, digits, carry_fraction), 1
+    ):
+        chain_rng = np.random.default_rng([seed, 3, chain])
+
+        def draw_chain(n, rng=chain_rng, chain=chain):
+            return carries.sample_with_chain(rng, n, digits, chain)
+
+        a, b = draw_unique(draw_chain, wanted, digits, exclude=np.unique(seen))
+        a_parts.append(a)
+        b_parts.append(b)
+        seen = np.concatenate([seen, pair_keys(a, b, digits)])
+
+    rng = np.random.default_rng(seed)
+    if sampling == "uniform":
+
+        def draw(n):
+            return rng.integers(0, 10**digits, size=(2, n), dtype=np.int64)
+
+    else:
+
+        def draw(n):
+            lengths = rng.integers(1, digits + 1, size=(2, n))
+            return rng.integers(0, 10**lengths, dtype=np.int64)
+
+    a, b = draw_unique(draw, num_problems - len(seen), digits, exclude=np.unique(seen))
+    return np.concatenate(a_parts + [a]), np.concatenate(b_parts + [b])
 
 
 def _digits_into(out: np.ndarray, x: np.ndarray, start: np.ndarray) -> None:
@@ -238,15 +353,18 @@ def make_splits(
     val_fraction: float,
     seed: int,
     reverse_answer: bool = False,
+    sampling: str = "seed",
+    carry_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
-    problems after the shuffle; no pair appears in both.
+    problems after the shuffle; no pair appears in both. ``sampling`` and
+    ``carry_fraction`` are passed to ``generate_problems``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    a, b = generate_problems(num_problems, digits, seed)
+    a, b = generate_problems(num_problems, digits, seed, sampling, carry_fraction)
     order = np.random.default_rng([seed, 1]).permutation(num_problems)
     a, b = a[order], b[order]
     num_val = int(num_problems * val_fraction)

@@ -2,6 +2,11 @@
 
 The flags map one to one onto ``jaxadd.config.Config``; their defaults are its
 defaults. A bad value ends the program with one line on stderr and exit code 1.
+
+Every device of the machine is used. Several hosts train together when each
+runs the same command plus ``--coordinator_address=HOST0:PORT
+--num_processes=N --process_id=I`` (or ``--distributed`` where JAX detects
+those itself, as on TPU pod slices) and a ``--workdir`` they all reach.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import sys
 from absl import app, flags, logging
 
 from jaxadd.config import LR_SCHEDULES, Config
+from jaxadd.data import SAMPLINGS
 
 _DEFAULTS = Config()
 
@@ -48,6 +54,19 @@ flags.DEFINE_enum(
     LR_SCHEDULES,
     "Learning-rate schedule: constant, or cosine decay to 0 over --epochs.",
 )
+flags.DEFINE_enum(
+    "sampling",
+    _DEFAULTS.sampling,
+    SAMPLINGS,
+    "Operands: seed (uniform length, then uniform digits; the Keras example's) "
+    "or uniform over [0, 10**digits).",
+)
+flags.DEFINE_float(
+    "carry_fraction",
+    _DEFAULTS.carry_fraction,
+    "Share of the problems built to have long carry chains (equally many with "
+    "each longest chain 1..digits); 0 draws them all by --sampling.",
+)
 flags.DEFINE_integer(
     "seed", _DEFAULTS.seed, "Seeds data, initialization and shuffling."
 )
@@ -63,6 +82,23 @@ flags.DEFINE_float(
 )
 flags.DEFINE_integer(
     "num_samples", _DEFAULTS.num_samples, "Held-out problems shown after each epoch."
+)
+flags.DEFINE_string(
+    "coordinator_address",
+    None,
+    "Multi-host: host:port of process 0, the same for every process.",
+)
+flags.DEFINE_integer(
+    "num_processes", None, "Multi-host: how many processes train together."
+)
+flags.DEFINE_integer(
+    "process_id", None, "Multi-host: this process's number, 0..num_processes-1."
+)
+flags.DEFINE_boolean(
+    "distributed",
+    False,
+    "Multi-host with the settings jax.distributed.initialize() detects itself "
+    "(TPU pod slices, Slurm, Open MPI); implied by the three flags above.",
 )
 
 FLAGS = flags.FLAGS
@@ -81,6 +117,8 @@ def config_from_flags() -> Config:
         num_layers=FLAGS.num_layers,
         learning_rate=FLAGS.learning_rate,
         lr_schedule=FLAGS.lr_schedule,
+        sampling=FLAGS.sampling,
+        carry_fraction=FLAGS.carry_fraction,
         seed=FLAGS.seed,
         target_accuracy=FLAGS.target_accuracy,
         num_samples=FLAGS.num_samples,
@@ -98,6 +136,10 @@ def main(argv: list[str]) -> None:
     except ValueError as err:
         sys.exit(f"jaxadd: error: {err}")
 
+    error = _start_distributed()
+    if error:
+        sys.exit(f"jaxadd: error: {error}")
+
     # Imported after validation so that a bad flag answers at once.
     from jaxadd import checkpoint, train
 
@@ -105,6 +147,30 @@ def main(argv: list[str]) -> None:
         train.train_and_evaluate(config, FLAGS.workdir, log=_log)
     except (ValueError, train.TrainingError, checkpoint.WorkdirError) as err:
         sys.exit(f"jaxadd: error: {err}")
+
+
+def _start_distributed() -> str | None:
+    """Joins a multi-process run if the flags ask for one; returns an error or None.
+
+    Must run before anything touches a JAX backend: afterwards the devices of
+    the other processes could no longer join this one's.
+    """
+    given = {
+        "coordinator_address": FLAGS.coordinator_address,
+        "num_processes": FLAGS.num_processes,
+        "process_id": FLAGS.process_id,
+    }
+    if not FLAGS.distributed and all(v is None for v in given.values()):
+        return None
+    import jax
+
+    try:
+        # Flags left out are detected by JAX (TPU pods, Slurm, Open MPI).
+        jax.distributed.initialize(**given)
+    except (ValueError, TypeError, RuntimeError) as err:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return f"cannot start the multi-process run: {first_line}"
+    return None
 
 
 def _log(line: str) -> None:

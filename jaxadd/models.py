@@ -19,6 +19,8 @@ for digits=3, H=128, one decoder layer.
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -58,9 +60,11 @@ class LSTM(nn.Module):
 
     Attributes:
       hidden_size: width H of the hidden and cell state.
+      unroll: unroll the time loop (faster steps, slower compilation).
     """
 
     hidden_size: int
+    unroll: bool = True
 
     @nn.compact
     def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
@@ -91,6 +95,10 @@ class LSTM(nn.Module):
             split_rngs={"params": False},
             in_axes=1,
             out_axes=1,
+            # Sequences are at most 2 * digits + 1 steps: unrolled, XLA fuses the
+            # gate arithmetic across steps and skips the loop's per-step overhead
+            # (about 1.4x examples/s on a 2-core CPU at batch 512).
+            unroll=self.unroll,
         )
         batch = projection.shape[0]
         zeros = jnp.zeros((batch, self.hidden_size), projection.dtype)
@@ -108,20 +116,23 @@ class Seq2SeqLSTM(nn.Module):
       answer_len: number of output positions (``digits + 1``).
       num_layers: number of stacked decoder LSTMs.
       vocab_size: number of output symbols.
+      unroll: unroll the LSTMs' time loops; the parameters are the same either way.
     """
 
     hidden_size: int
     answer_len: int
     num_layers: int = 1
     vocab_size: int = data.VOCAB_SIZE
+    unroll: bool = True
 
     @nn.compact
     def __call__(self, query_one_hot: jax.Array) -> jax.Array:
         """Maps ``[B, query_len, vocab]`` to logits ``[B, answer_len, vocab]``."""
-        encoded = LSTM(self.hidden_size, name="encoder")(query_one_hot)[:, -1]
-        x = LSTM(self.hidden_size, name="decoder_0")(encoded, length=self.answer_len)
+        lstm = functools.partial(LSTM, self.hidden_size, unroll=self.unroll)
+        encoded = lstm(name="encoder")(query_one_hot)[:, -1]
+        x = lstm(name="decoder_0")(encoded, length=self.answer_len)
         for layer in range(1, self.num_layers):
-            x = LSTM(self.hidden_size, name=f"decoder_{layer}")(x)
+            x = lstm(name=f"decoder_{layer}")(x)
         return nn.Dense(self.vocab_size, name="output")(x)
 
 

@@ -11,6 +11,16 @@ uninterrupted run sees.
 Batches are sharded along the ``data`` axis of a one-axis device mesh;
 parameters, optimizer state and the stored data are replicated. On one device
 this is a plain single-device program.
+
+Several processes (multi-host; see the ``--coordinator_address`` flags of
+``main.py``) run this same code in step over one mesh of all their devices.
+Each process builds the same problems from the seed and copies them, whole, to
+each of its own devices (ids only: about 2 MB for the default 50,000 problems;
+cheaper than sharding them and sending rows between hosts at every step);
+the compiled program then has each device gather and train on only its own
+rows of every batch, and XLA averages the gradients over all devices. Only
+process 0 logs and writes ``config.json`` and ``metrics.jsonl``; every process
+takes part in saving and restoring checkpoints, as orbax requires.
 """
 
 from __future__ import annotations
@@ -38,11 +48,12 @@ class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, a workdir it must not touch)."""
 
 
-def make_model(config: Config) -> models.Seq2SeqLSTM:
+def make_model(config: Config, unroll: bool = True) -> models.Seq2SeqLSTM:
     return models.Seq2SeqLSTM(
         hidden_size=config.hidden_size,
         answer_len=data.answer_len(config.digits),
         num_layers=config.num_layers,
+        unroll=unroll,
     )
 
 
@@ -55,18 +66,49 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
+def _init(config: Config, tx: optax.GradientTransformation | None):
+    # One compiled program with rolled time loops: op by op, or unrolled, the
+    # initialization alone takes seconds of a run that should take few.
+    model = make_model(config, unroll=False)
+    dummy = jnp.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE))
+
+    @jax.jit
+    def init(key):
+        params = model.init(key, dummy)["params"]
+        return params, (None if tx is None else tx.init(params))
+
+    return init(jax.random.key(config.seed))
+
+
 def init_params(config: Config) -> Any:
     """Initial parameters, a function of ``config.seed`` alone."""
-    model = make_model(config)
-    dummy = jnp.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE))
-    return model.init(jax.random.key(config.seed), dummy)["params"]
+    return _init(config, None)[0]
+
+
+def make_splits(config: Config) -> tuple[data.Split, data.Split]:
+    """The run's (training, held-out) problems; the same on every call and host."""
+    return data.make_splits(
+        config.training_size,
+        config.digits,
+        config.reverse,
+        config.val_fraction,
+        config.seed,
+        config.reverse_answer,
+        config.sampling,
+        config.carry_fraction,
+    )
 
 
 def create_train_state(config: Config) -> train_state.TrainState:
-    return train_state.TrainState.create(
+    """Step 0: initial parameters and a fresh Adam state."""
+    tx = make_optimizer(config)
+    params, opt_state = _init(config, tx)
+    return train_state.TrainState(
+        step=jnp.asarray(0, jnp.int32),
         apply_fn=make_model(config).apply,
-        params=init_params(config),
-        tx=make_optimizer(config),
+        params=params,
+        tx=tx,
+        opt_state=opt_state,
     )
 
 
@@ -233,8 +275,9 @@ def train_and_evaluate(
       log: called with each line meant for the user.
 
     Returns:
-      The metrics of the last epoch run, plus ``params`` (the final parameters)
-      and ``epochs_run``.
+      The metrics of the last epoch run, plus ``params`` (the final parameters),
+      ``epochs_run``, ``history`` (every epoch's metrics), ``num_params``,
+      ``compile_sec`` and ``data_sec``.
 
     Raises:
       ValueError: a bad setting.
@@ -248,16 +291,13 @@ def train_and_evaluate(
             f"batch_size {config.batch_size} does not divide evenly over "
             f"{num_devices} devices"
         )
+    if jax.process_index() != 0:
+        # Every process of a multi-host run executes this same loop in step;
+        # process 0 speaks (and writes the workdir's files) for all of them.
+        log = _silent
 
     start = time.perf_counter()
-    train_split, val_split = data.make_splits(
-        config.training_size,
-        config.digits,
-        config.reverse,
-        config.val_fraction,
-        config.seed,
-        config.reverse_answer,
-    )
+    train_split, val_split = make_splits(config)
     data_sec = time.perf_counter() - start
 
     model = make_model(config)
@@ -269,6 +309,7 @@ def train_and_evaluate(
         "jax_version": jax.__version__,
         "flax_version": flax.__version__,
         "devices": describe_devices(),
+        "num_processes": jax.process_count(),
         "num_train": len(train_split),
         "num_val": len(val_split),
     }
@@ -279,14 +320,17 @@ def train_and_evaluate(
     if workdir is not None:
         store = checkpoint.RunStore(workdir)
         store.check_or_write_config(run_info)
-        restored = store.restore(state)
+        restored = store.restore(state, log=log)
         if restored is not None:
             state, history = restored
             first_epoch = history[-1]["epoch"] + 1 if history else 1
             log(f"Resumed from {store.directory} after epoch {first_epoch - 1}")
 
     replicated = NamedSharding(mesh, PartitionSpec())
-    state = jax.device_put(state, replicated)
+    # Via host memory, as the data below: each process then fills only its own
+    # devices. A restored state sits on one local device, and copying it from
+    # there onto other hosts' devices is unsupported (on CPU, for one).
+    state = jax.device_put(jax.device_get(state), replicated)
     train_queries = jax.device_put(train_split.queries, replicated)
     train_answers = jax.device_put(train_split.answers, replicated)
 
@@ -298,10 +342,13 @@ def train_and_evaluate(
     compile_sec = time.perf_counter() - compile_start
     eval_chunk = make_eval_fn(model)
     predict_fn = make_predict_fn(model)
+    processes = jax.process_count()
     log(
         f"{len(train_split)} training / {len(val_split)} held-out problems, "
         f"{num_params:,} parameters, {num_devices} device(s) "
-        f"[{jax.devices()[0].platform}]; data {data_sec:.2f} s, "
+        f"[{jax.devices()[0].platform}]"
+        + (f" in {processes} processes" if processes > 1 else "")
+        + f"; data {data_sec:.2f} s, "
         f"compile {compile_sec:.2f} s"
     )
 
@@ -367,11 +414,16 @@ def train_and_evaluate(
     result.update(
         params=jax.device_get(state.params),
         epochs_run=len(history),
+        history=list(history),
         num_params=num_params,
         compile_sec=compile_sec,
         data_sec=data_sec,
     )
     return result
+
+
+def _silent(line: str) -> None:
+    del line
 
 
 def _reached_target(config: Config, metrics: dict) -> bool:

@@ -11,6 +11,7 @@ SMALL = Config(
     epochs=10,
     batch_size=128,
     learning_rate=1e-2,
+    lr_schedule="constant",
     hidden_size=128,
     num_samples=0,
 )
@@ -20,6 +21,8 @@ TINY = Config(
     training_size=600,
     epochs=2,
     batch_size=32,
+    learning_rate=1e-3,
+    lr_schedule="constant",
     hidden_size=16,
     num_samples=2,
 )

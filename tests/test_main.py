@@ -69,7 +69,9 @@ def test_tiny_run_writes_config_and_metrics(tmp_path):
 def test_bad_flag_exits_with_one_clear_line(flag, message):
     # --digits=1 first so that --training_size=60 is impossible; the flag under
     # test comes last and wins where it repeats one.
-    result = run_main("--digits=1", "--training_size=50", flag, timeout=60)
+    result = run_main(
+        "--digits=1", "--training_size=50", "--batch_size=8", flag, timeout=60
+    )
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -1,0 +1,70 @@
+"""Helpers shared by the experiment scripts: the machine, medians, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """What the numbers were measured on."""
+    import jax
+
+    devices = jax.devices()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "backend": jax.default_backend(),
+        "devices": f"{len(devices)} x {devices[0].device_kind}",
+        "jax": jax.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def machine_line(info: dict) -> str:
+    return (
+        f"{info['cpu']}, {info['cores']} cores, backend {info['backend']} "
+        f"({info['devices']}), jax {info['jax']}"
+    )
+
+
+def median_time(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_json(path: pathlib.Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(" --- " for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""Training throughput of the Keras example's model in Keras 3, for comparison.
+
+Runs in its own process because Keras picks its backend at import time::
+
+    KERAS_BACKEND=jax python experiments/keras_baseline.py --batch_size=32
+
+Same model (LSTM(128) -> RepeatVector -> LSTM(128) -> Dense softmax), same
+problems (jaxadd.data, numpy only) and the same one-hot float inputs and targets
+as the Keras example. Prints one JSON line: backend, batch_size, examples_per_sec.
+Needs only keras, numpy and the chosen backend: ``pip install -e .[compare]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from jaxadd import data  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digits", type=int, default=3)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--hidden_size", type=int, default=128)
+    parser.add_argument(
+        "--examples", type=int, default=20_000, help="examples per timed epoch"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import keras
+
+    train, _ = data.make_splits(
+        max(args.examples + 1, 2 * args.batch_size), args.digits, True, 0.0, 0
+    )
+    eye = np.eye(data.VOCAB_SIZE, dtype=np.float32)
+    x = eye[train.queries[: args.examples]]
+    y = eye[train.answers[: args.examples]]
+
+    model = keras.Sequential(
+        [
+            keras.Input((data.query_len(args.digits), data.VOCAB_SIZE)),
+            keras.layers.LSTM(args.hidden_size),
+            keras.layers.RepeatVector(data.answer_len(args.digits)),
+            keras.layers.LSTM(args.hidden_size, return_sequences=True),
+            keras.layers.Dense(data.VOCAB_SIZE, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)  # compiles
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "backend": os.environ.get("KERAS_BACKEND", keras.backend.backend()),
+                "keras": keras.__version__,
+                "batch_size": args.batch_size,
+                "num_params": model.count_params(),
+                "examples_per_sec": len(x) / statistics.median(times),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,511 @@
+"""Evaluation suites beyond the held-out split: carry chains, lengths, edge cases.
+
+A uniform test set almost never holds a long carry chain (see ``carries``), so a
+model can score 99% on it and fail every ``99999+1``. This module builds, from a
+seed, sets of problems the run never trained on and scores exact match on each::
+
+    python -m jaxadd.evaluate --workdir=runs/add3 [--per_bucket=1000] [--seed=0]
+
+prints one table and writes ``runs/add3/evaluation.json``. The suites:
+
+- ``carry_chain``: one bucket per longest carry chain ``k = 0..digits`` (the
+  number of consecutive carrying columns, ``carries.longest_carry_chain``),
+  each uniform over the problems with that chain, built directly.
+- ``operand_lengths``: one bucket per unordered pair of operand lengths
+  ``{len(a), len(b)}`` (``digits * (digits + 1) / 2`` of them; addition commutes
+  and training never holds both ``a+b`` and ``b+a``), each operand uniform
+  among the numbers of its length, the order of the two a coin flip.
+- ``uniform``: operands uniform in ``[0, 10**digits)``.
+- ``edge_cases``: 0+0, 0 and the maximum, all nines of every length,
+  ``10**k - 1 + 1`` both ways for every ``k``, and a few carry traps.
+
+Every bucket holds ``per_bucket`` distinct unordered problems, or all that exist
+when fewer do, and never a problem of the run's training split (matched as an
+unordered pair; the split is rebuilt from the run's config). The validation
+split may overlap: the run never trained on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from jaxadd import carries, data
+from jaxadd.config import Config
+
+DEFAULT_PER_BUCKET = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+    """Problems ``a[i] + b[i]`` of one kind.
+
+    Attributes:
+      suite: ``carry_chain``, ``operand_lengths``, ``uniform`` or ``edge_cases``.
+      key: the bucket within its suite: the chain length, the pair of operand
+        lengths ``(shorter, longer)``, or ``None``.
+      a: first operands, int64.
+      b: second operands, int64.
+      available: distinct unordered problems of this kind outside the training
+        split (so ``len(a) < per_bucket`` means the bucket holds them all).
+      labels: ``"a+b"`` per problem for edge cases, else empty.
+    """
+
+    suite: str
+    key: Any
+    a: np.ndarray
+    b: np.ndarray
+    available: int
+    labels: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def _operand_lengths(x: np.ndarray) -> np.ndarray:
+    return np.char.str_len(np.asarray(x, np.int64).astype(str)).astype(np.int64)
+
+
+def _training_keys(
+    train_a: np.ndarray | None, train_b: np.ndarray | None, digits: int
+) -> np.ndarray | None:
+    """Sorted keys of the training pairs, as ``data.draw_unique`` excludes them."""
+    if train_a is None:
+        return None
+    return np.unique(data.pair_keys(train_a, train_b, digits))
+
+
+def _numbers_of_length(length: int) -> tuple[int, int]:
+    """``[low, high)`` of the numbers written with ``length`` digits (0 has one)."""
+    return (0 if length == 1 else 10 ** (length - 1)), 10**length
+
+
+def carry_chain_buckets(
+    digits: int,
+    per_bucket: int,
+    seed: int,
+    train_a: np.ndarray | None = None,
+    train_b: np.ndarray | None = None,
+) -> list[Bucket]:
+    """One bucket per longest carry chain ``0..digits``, without training problems.
+
+    Args:
+      digits: largest number of digits of an operand.
+      per_bucket: distinct problems per bucket (fewer only if fewer exist).
+      seed: seeds the draws; bucket ``k`` has a generator of its own.
+      train_a: first operands of the training split, to exclude.
+      train_b: their second operands.
+
+    Returns:
+      ``digits + 1`` buckets; in bucket ``k`` every problem has chain exactly ``k``.
+    """
+    exclude = _training_keys(train_a, train_b, digits)
+    train_chains = np.zeros(0, np.int64)
+    if train_a is not None:
+        train_chains = carries.longest_carry_chain(train_a, train_b)
+    buckets = []
+    for chain in range(digits + 1):
+        available = carries.count_unordered(digits, chain) - int(
+            np.sum(train_chains == chain)
+        )
+        rng = np.random.default_rng([seed, 0, chain])
+
+        def draw(n, rng=rng, chain=chain):
+            return carries.sample_with_chain(rng, n, digits, chain)
+
+        a, b = data.draw_unique(
+            draw, min(per_bucket, available), digits, exclude=exclude
+        )
+        buckets.append(Bucket("carry_chain", chain, a, b, available))
+    return buckets
+
+
+def operand_length_buckets(
+    digits: int,
+    per_bucket: int,
+    seed: int,
+    train_a: np.ndarray | None = None,
+    train_b: np.ndarray | None = None,
+) -> list[Bucket]:
+    """One bucket per unordered pair of operand lengths, without training problems.
+
+    Args: as ``carry_chain_buckets``.
+
+    Returns:
+      Buckets keyed ``(shorter, longer)`` for ``1 <= shorter <= longer <= digits``.
+    """
+    exclude = _training_keys(train_a, train_b, digits)
+    train_lengths = np.zeros((0, 2), np.int64)
+    if train_a is not None:
+        train_lengths = np.sort(
+            np.stack([_operand_lengths(train_a), _operand_lengths(train_b)], 1), 1
+        )
+    buckets = []
+    for short in range(1, digits + 1):
+        for long in range(short, digits + 1):
+            low_s, high_s = _numbers_of_length(short)
+            low_l, high_l = _numbers_of_length(long)
+            n_s, n_l = high_s - low_s, high_l - low_l
+            possible = n_s * n_l if short < long else n_s * (n_s + 1) // 2
+            in_train = int(
+                np.sum((train_lengths[:, 0] == short) & (train_lengths[:, 1] == long))
+            )
+            available = possible - in_train
+            rng = np.random.default_rng([seed, 1, short, long])
+
+            def draw(n, rng=rng, s=(low_s, high_s), lg=(low_l, high_l)):
+                x = rng.integers(*s, size=n, dtype=np.int64)
+                y = rng.integers(*lg, size=n, dtype=np.int64)
+                # The model reads a+b and b+a differently: either comes first.
+                swap = rng.random(n) < 0.5
+                return np.where(swap, y, x), np.where(swap, x, y)
+
+            a, b = data.draw_unique(
+                draw, min(per_bucket, available), digits, exclude=exclude
+            )
+            buckets.append(Bucket("operand_lengths", (short, long), a, b, available))
+    return buckets
+
+
+def uniform_bucket(
+    digits: int,
+    per_bucket: int,
+    seed: int,
+    train_a: np.ndarray | None = None,
+    train_b: np.ndarray | None = None,
+) -> Bucket:
+    """Operands uniform in ``[0, 10**digits)``, without training problems."""
+    exclude = _training_keys(train_a, train_b, digits)
+    available = data.max_unique_problems(digits) - (
+        0 if train_a is None else len(train_a)
+    )
+    rng = np.random.default_rng([seed, 2])
+
+    def draw(n):
+        return rng.integers(0, 10**digits, size=(2, n), dtype=np.int64)
+
+    a, b = data.draw_unique(draw, min(per_bucket, available), digits, exclude=exclude)
+    return Bucket("uniform", None, a, b, available)
+
+
+def edge_cases(digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hand-picked problems for ``digits``-digit operands, in both orders.
+
+    0+0; 0 with the maximum; all nines plus all nines (every column carries, but
+    each on its own: chain 1) and ``10**k - 1`` plus 1 (chain ``k``) for every
+    length ``k``; ``55..5 + 55..5`` (chain 1 in every column); ``44..4 + 55..5``
+    (every column sums to 9 but nothing carries: chain 0); ``4999 + 5001``-like
+    (one chain through every column, into a round sum); ``1000 + 1000``-like.
+    Ordered duplicates (small ``digits``) are dropped, the first kept.
+    """
+    top = 10**digits - 1
+    fives, fours = top * 5 // 9, top * 4 // 9
+    half = 5 * 10 ** (digits - 1)
+    pairs = [(0, 0), (0, top), (top, 0)]
+    for k in range(1, digits + 1):
+        nines = 10**k - 1
+        pairs += [(nines, nines), (nines, 1), (1, nines)]
+    pairs += [
+        (fives, fives),
+        (fours, fives),
+        (fives, fours),
+        (half - 1, half + 1),
+        (half + 1, half - 1),
+        (10 ** (digits - 1), 10 ** (digits - 1)),
+    ]
+    unique = list(dict.fromkeys(pairs))
+    a, b = np.array(unique, np.int64).T
+    return a, b
+
+
+def edge_case_bucket(
+    digits: int, train_a: np.ndarray | None = None, train_b: np.ndarray | None = None
+) -> Bucket:
+    """``edge_cases(digits)`` less those whose unordered pair was trained on."""
+    a, b = edge_cases(digits)
+    if train_a is not None:
+        trained = data.pair_keys(train_a, train_b, digits)
+        keep = ~np.isin(data.pair_keys(a, b, digits), trained)
+        a, b = a[keep], b[keep]
+    labels = tuple(f"{x}+{y}" for x, y in zip(a.tolist(), b.tolist()))
+    return Bucket("edge_cases", None, a, b, len(a), labels)
+
+
+def build_suites(
+    digits: int,
+    per_bucket: int = DEFAULT_PER_BUCKET,
+    seed: int = 0,
+    train_a: np.ndarray | None = None,
+    train_b: np.ndarray | None = None,
+) -> list[Bucket]:
+    """Every bucket of every suite (see the module docstring), in table order."""
+    if per_bucket <= 0:
+        raise ValueError(f"per_bucket must be > 0, got {per_bucket}")
+    args = (digits, per_bucket, seed, train_a, train_b)
+    return [
+        *carry_chain_buckets(*args),
+        *operand_length_buckets(*args),
+        uniform_bucket(*args),
+        edge_case_bucket(digits, train_a, train_b),
+    ]
+
+
+def training_problems(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The operands of ``config``'s training split, rebuilt as training builds it."""
+    from jaxadd import train  # jax is imported only when needed
+
+    train_split, _ = train.make_splits(config)
+    return train_split.a, train_split.b
+
+
+@functools.cache
+def _predict_fn(model):
+    # One jitted function per architecture: runs that differ only in their
+    # data (reversal, sampling) then share one compilation.
+    from jaxadd import train
+
+    return train.make_predict_fn(model)
+
+
+def predict_answers(
+    config: Config, params: Any, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Whether each answer is exactly right, and the answers as a person writes them.
+
+    Runs the model in fixed-shape chunks (``train.padded_chunks``): one compile.
+    """
+    from jaxadd import train  # jax is imported only when a model runs
+
+    digits = config.digits
+    queries = data.encode_queries(a, b, digits, config.reverse)
+    answers = data.encode_answers(a + b, digits, config.reverse_answer)
+    predict_fn = _predict_fn(train.make_model(config))
+    parts = []
+    for chunk, mask in train.padded_chunks(queries):
+        ids, _ = predict_fn(params, chunk)
+        parts.append(np.asarray(ids)[mask])
+    ids = np.concatenate(parts) if parts else np.zeros_like(answers)
+    exact = np.all(ids == answers, axis=1)
+    return exact, train.decode_answers(ids, config.reverse_answer)
+
+
+def _accuracy(correct: int, n: int) -> float | None:
+    return correct / n if n else None
+
+
+def score_buckets(config: Config, params: Any, buckets: list[Bucket]) -> dict[str, Any]:
+    """Exact-match accuracy per bucket, as written to ``evaluation.json``."""
+    a = np.concatenate([bucket.a for bucket in buckets])
+    b = np.concatenate([bucket.b for bucket in buckets])
+    exact, guesses = predict_answers(config, params, a, b)
+    report: dict[str, Any] = {"carry_chain": [], "operand_lengths": []}
+    start = 0
+    for bucket in buckets:
+        stop = start + len(bucket)
+        correct = int(exact[start:stop].sum())
+        row = {
+            "n": len(bucket),
+            "available": bucket.available,
+            "correct": correct,
+            "accuracy": _accuracy(correct, len(bucket)),
+        }
+        if bucket.suite == "carry_chain":
+            report["carry_chain"].append({"chain": bucket.key, **row})
+        elif bucket.suite == "operand_lengths":
+            report["operand_lengths"].append({"lengths": list(bucket.key), **row})
+        elif bucket.suite == "edge_cases":
+            row["cases"] = [
+                {
+                    "problem": label,
+                    "answer": str(int(x + y)),
+                    "predicted": guess,
+                    "correct": bool(ok),
+                }
+                for label, x, y, guess, ok in zip(
+                    bucket.labels,
+                    bucket.a.tolist(),
+                    bucket.b.tolist(),
+                    guesses[start:stop],
+                    exact[start:stop],
+                )
+            ]
+            row["in_training"] = sorted(
+                {f"{x}+{y}" for x, y in zip(*edge_cases(config.digits))}
+                - set(bucket.labels)
+            )
+            report["edge_cases"] = row
+        else:
+            report[bucket.suite] = row
+        start = stop
+    report["longest_chain_accuracy"] = report["carry_chain"][-1]["accuracy"]
+    report["uniform_accuracy"] = report["uniform"]["accuracy"]
+    return report
+
+
+def evaluate_params(
+    config: Config, params: Any, per_bucket: int = DEFAULT_PER_BUCKET, seed: int = 0
+) -> dict[str, Any]:
+    """Scores parameters trained as ``config`` says on every suite.
+
+    For a run still in memory, e.g. ``train.train_and_evaluate``'s result::
+
+        report = evaluate_params(config, result["params"])
+        report["longest_chain_accuracy"], report["uniform_accuracy"]
+
+    Args:
+      config: the run's settings (its training split is excluded).
+      params: the model's parameters.
+      per_bucket: distinct problems per bucket (fewer only if fewer exist).
+      seed: seeds the suites (independent of the run's seed).
+
+    Returns:
+      The report that ``evaluation.json`` holds, less ``workdir`` and ``epoch``.
+    """
+    train_a, train_b = training_problems(config)
+    buckets = build_suites(config.digits, per_bucket, seed, train_a, train_b)
+    return {
+        "digits": config.digits,
+        "per_bucket": per_bucket,
+        "seed": seed,
+        "config": config.to_dict(),
+        **score_buckets(config, params, buckets),
+    }
+
+
+def evaluate_workdir(
+    workdir: str,
+    per_bucket: int = DEFAULT_PER_BUCKET,
+    seed: int = 0,
+    write: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Builds the suites for a trained run, scores them, writes ``evaluation.json``.
+
+    Args:
+      workdir: a run's directory (``config.json`` and ``checkpoints/``).
+      per_bucket: distinct problems per bucket (fewer only if fewer exist).
+      seed: seeds the suites (independent of the run's seed).
+      write: write ``workdir/evaluation.json``.
+      warn: told about each damaged checkpoint passed over for an older one.
+
+    Returns:
+      The report: settings, ``epoch`` evaluated, and per-suite accuracies.
+
+    Raises:
+      checkpoint.WorkdirError: the workdir cannot be read.
+    """
+    from jaxadd import predict  # the loader ``python -m jaxadd.predict`` uses
+
+    config, params, epoch = predict.load_run(workdir, warn=warn)
+    report = {
+        "workdir": os.path.abspath(workdir),
+        "epoch": epoch,
+        **evaluate_params(config, params, per_bucket, seed),
+    }
+    if write:
+        path = os.path.join(workdir, "evaluation.json")
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    return report
+
+
+def _percent(accuracy: float | None) -> str:
+    return "   -  " if accuracy is None else f"{100 * accuracy:6.2f}"
+
+
+def format_report(report: dict[str, Any]) -> list[str]:
+    """The report as table lines: accuracies in percent, ``-`` for empty buckets."""
+    lines = ["longest carry chain   problems   exact %"]
+    for row in report["carry_chain"]:
+        lines.append(
+            f"{row['chain']:>19d}   {row['n']:>8d}   {_percent(row['accuracy'])}"
+        )
+    digits = report["digits"]
+    lines += ["", "operand lengths: exact % (problems), shorter down, longer across"]
+    lines.append("      " + "".join(f"{long:>16d}" for long in range(1, digits + 1)))
+    cells = {tuple(row["lengths"]): row for row in report["operand_lengths"]}
+    for short in range(1, digits + 1):
+        line = f"{short:>6d}" + " " * 16 * (short - 1)
+        for long in range(short, digits + 1):
+            row = cells[(short, long)]
+            line += f"{_percent(row['accuracy'])} ({row['n']:>6d})".rjust(16)
+        lines.append(line)
+    uniform, edge = report["uniform"], report["edge_cases"]
+    lines += [
+        "",
+        f"uniform operands      {uniform['n']:>8d}   {_percent(uniform['accuracy'])}",
+        f"edge cases            {edge['n']:>8d}   {_percent(edge['accuracy'])}",
+    ]
+    for case in edge["cases"]:
+        mark = "☑" if case["correct"] else "☒"
+        lines.append(
+            f"  {case['problem']:>{2 * digits + 1}} = {case['answer']:<{digits + 1}} "
+            f"{mark} {case['predicted']}"
+        )
+    if edge["in_training"]:
+        lines.append(f"  (left out, trained on: {', '.join(edge['in_training'])})")
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    from absl import flags, logging
+
+    from jaxadd import checkpoint
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        sys.exit(f"jaxadd.evaluate: error: unexpected arguments {' '.join(argv[1:])}")
+    flag_values = flags.FLAGS
+    if not flag_values.workdir:
+        sys.exit("jaxadd.evaluate: error: --workdir is required")
+    if flag_values.per_bucket <= 0:
+        sys.exit(
+            f"jaxadd.evaluate: error: per_bucket must be > 0, "
+            f"got {flag_values.per_bucket}"
+        )
+    try:
+        report = evaluate_workdir(
+            flag_values.workdir,
+            flag_values.per_bucket,
+            flag_values.seed,
+            warn=lambda line: print(f"warning: {line}", file=sys.stderr),
+        )
+    except (checkpoint.WorkdirError, ValueError) as err:
+        sys.exit(f"jaxadd.evaluate: error: {err}")
+    print(
+        f"{report['workdir']}: epoch {report['epoch']}, {report['digits']} digit(s), "
+        f"suite seed {report['seed']}"
+    )
+    for line in format_report(report):
+        print(line)
+    print(f"wrote {os.path.join(flag_values.workdir, 'evaluation.json')}")
+
+
+def _define_flags() -> None:
+    # Defined only when run as a program, so that importing this module (from
+    # the experiments or from a process that also imports jaxadd.main) adds no
+    # global flags that could clash.
+    from absl import flags
+
+    flags.DEFINE_string("workdir", None, "A training run's directory.")
+    flags.DEFINE_integer(
+        "per_bucket", DEFAULT_PER_BUCKET, "Distinct problems per bucket."
+    )
+    flags.DEFINE_integer("seed", 0, "Seeds the evaluation suites.")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)

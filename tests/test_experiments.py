@@ -1,0 +1,41 @@
+"""The experiment scripts run end to end on a tiny setting (no speed is asserted)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result
+
+
+def test_benchmark_tiny_writes_its_report(tmp_path):
+    out = tmp_path / "benchmark.md"
+    run_script("experiments/benchmark.py", "--tiny", f"--out={out}")
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["matmul_peak_flops"] > 0
+    assert report["generation"]["problems_per_sec"] > 0
+    for cell in report["throughput"]:
+        assert cell["examples_per_sec"] > 0
+        assert cell["straightforward_flops_per_example"] > cell["xla_flops_per_example"]
+    assert len(report["wall_to_99"]["runs"]) == 1
+    text = out.read_text()
+    assert "examples/s" in text and "Machine:" in text
+
+
+def test_table_tiny_writes_table_and_curves(tmp_path):
+    run_script("experiments/reproduce_table.py", "--tiny", f"--out_dir={tmp_path}")
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert [row["name"] for row in table["rows"]] == ["tiny-rev", "tiny-norev"]
+    for row in table["rows"]:
+        assert len(row["history"]) == row["epochs_run"] >= 1
+        assert 0.0 <= row["train_exact_accuracy"] <= 1.0
+    assert "tiny-norev" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "curves.png").stat().st_size > 1000

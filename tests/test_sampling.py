@@ -1,0 +1,191 @@
+"""Carry chains, and the seed / uniform / carry-oversampled problem distributions."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxadd import carries, data
+from jaxadd.config import Config
+
+
+def unordered(a, b):
+    return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+
+
+def chain_by_hand(a: int, b: int) -> int:
+    """Column addition as on paper: a column summing to 10+ starts a chain, one
+    summing to 9 carries it on, anything else ends it."""
+    best = run = 0
+    while a or b:
+        column = a % 10 + b % 10
+        run = 1 if column >= 10 else run + 1 if column == 9 and run else 0
+        best = max(best, run)
+        a, b = a // 10, b // 10
+    return best
+
+
+@pytest.mark.parametrize(
+    "a,b,chain",
+    [
+        (0, 0, 0),
+        (123, 456, 0),
+        (4444, 5555, 0),  # every column sums to 9, but no carry comes in
+        (15, 5, 1),
+        (4999, 5001, 4),
+        (99999, 1, 5),
+        (1, 99999, 5),
+        (4445, 5555, 4),
+        (505, 505, 1),  # two chains of one
+        (999, 999, 1),  # every column carries, each on its own
+        (909, 191, 2),  # 9+1 starts, 0+9 carries on, 9+1 starts anew
+        (10**17, 9 * 10**17, 1),
+        (10**18 - 1, 1, 18),
+    ],
+)
+def test_longest_carry_chain_examples(a, b, chain):
+    assert carries.longest_carry_chain([a], [b]).tolist() == [chain]
+    assert chain_by_hand(a, b) == chain
+
+
+def test_longest_carry_chain_matches_column_addition():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 13, size=(2, 2000))
+    a, b = rng.integers(0, 10**lengths, dtype=np.int64)
+    expected = [chain_by_hand(x, y) for x, y in zip(a.tolist(), b.tolist())]
+    assert carries.longest_carry_chain(a, b).tolist() == expected
+
+
+@pytest.mark.parametrize("digits", [1, 2, 3])
+def test_chain_counts_match_enumeration(digits):
+    n = 10**digits
+    a, b = np.divmod(np.arange(n * n, dtype=np.int64), n)
+    chains = carries.longest_carry_chain(a, b)
+    ordered = np.bincount(chains, minlength=digits + 1)
+    lower = np.bincount(chains[a <= b], minlength=digits + 1)
+    for k in range(digits + 1):
+        assert carries.count_ordered(digits, k) == ordered[k]
+        assert carries.count_unordered(digits, k) == lower[k]
+    total = sum(carries.count_unordered(digits, k) for k in range(digits + 1))
+    assert total == data.max_unique_problems(digits)
+
+
+@pytest.mark.parametrize("digits", [1, 3, 10, 18])
+def test_sample_with_chain_has_exactly_that_chain(digits):
+    rng = np.random.default_rng(1)
+    for chain in range(digits + 1):
+        a, b = carries.sample_with_chain(rng, 500, digits, chain)
+        assert (carries.longest_carry_chain(a, b) == chain).all()
+        assert a.min() >= 0 and b.min() >= 0
+        assert a.max() < 10**digits and b.max() < 10**digits
+
+
+def test_sample_with_chain_is_uniform_over_its_bucket():
+    # 2 digits, chain 1: 6,525 ordered pairs, 100 draws each on average; a
+    # uniform draw keeps every count within a few standard deviations (10).
+    rng = np.random.default_rng(2)
+    a, b = carries.sample_with_chain(rng, 652_500, 2, 1)
+    counts = np.bincount(a * 100 + b, minlength=10**4)
+    hit = counts[counts > 0]
+    assert len(hit) == carries.count_ordered(2, 1)
+    assert 50 < hit.min() and hit.max() < 150
+    assert hit.std() == pytest.approx(10, rel=0.1)
+
+
+def test_default_sampling_is_unchanged():
+    # The problems the seed's runs trained on (recorded before sampling options
+    # existed): the same seed must still give the same problems.
+    a, b = data.generate_problems(1000, 3, seed=0)
+    a2, b2 = data.generate_problems(1000, 3, 0, sampling="seed", carry_fraction=0.0)
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(b, b2)
+    assert (a[:4].tolist(), b[:4].tolist()) == ([822, 17, 33, 5], [80, 6, 6, 878])
+
+
+def test_uniform_sampling_range_uniqueness_determinism():
+    a, b = data.generate_problems(20_000, 6, seed=5, sampling="uniform")
+    assert len(unordered(a, b)) == 20_000
+    assert min(a.min(), b.min()) >= 0 and max(a.max(), b.max()) < 10**6
+    # Uniform over [0, 10**6): 90% of operands have all six digits (seed: 15%).
+    assert np.mean(a >= 10**5) == pytest.approx(0.9, abs=0.01)
+    a2, b2 = data.generate_problems(20_000, 6, seed=5, sampling="uniform")
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(b, b2)
+    a3, _ = data.generate_problems(20_000, 6, seed=6, sampling="uniform")
+    assert not np.array_equal(a, a3)
+
+
+def test_uniform_sampling_can_draw_every_pair_and_no_more():
+    a, b = data.generate_problems(5050, 2, seed=0, sampling="uniform")
+    assert len(unordered(a, b)) == 5050
+    with pytest.raises(ValueError, match="5051.*5050"):
+        data.generate_problems(5051, 2, seed=0, sampling="uniform")
+
+
+@pytest.mark.parametrize("sampling", ["seed", "uniform"])
+def test_carry_oversampling_yields_long_chains(sampling):
+    digits, n = 10, 4000
+    plain = carries.longest_carry_chain(*data.generate_problems(n, digits, 3, sampling))
+    a, b = data.generate_problems(n, digits, 3, sampling, carry_fraction=0.5)
+    assert len(unordered(a, b)) == n
+    chains = carries.longest_carry_chain(a, b)
+    # 2,000 built problems, 200 for each chain 1..10: at least that many per chain.
+    counts = np.bincount(chains, minlength=digits + 1)
+    assert (counts[1:] >= 200).all()
+    assert np.sum(chains >= 6) >= 1000 and np.sum(plain >= 6) < 20
+    again = data.generate_problems(n, digits, 3, sampling, carry_fraction=0.5)
+    np.testing.assert_array_equal(a, again[0])
+    np.testing.assert_array_equal(b, again[1])
+
+
+def test_carry_oversampling_in_splits_and_config():
+    train, val = data.make_splits(2000, 4, True, 0.1, 0, False, "uniform", 1.0)
+    chains = carries.longest_carry_chain(
+        np.concatenate([train.a, val.a]), np.concatenate([train.b, val.b])
+    )
+    assert np.bincount(chains, minlength=5).tolist() == [0, 500, 500, 500, 500]
+    Config(digits=4, sampling="uniform", carry_fraction=1.0).validate()
+
+
+def test_carry_request_larger_than_a_bucket_is_refused():
+    # One digit: 25 unordered problems carry (a + b >= 10).
+    data.generate_problems(50, 1, 0, carry_fraction=0.5)
+    with pytest.raises(ValueError, match="45 problems with longest carry chain 1"):
+        data.generate_problems(50, 1, 0, carry_fraction=0.9)
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"sampling": "keras"}, "sampling must be one of seed, uniform"),
+        ({"carry_fraction": 1.5}, "carry_fraction must be in"),
+        ({"carry_fraction": float("nan")}, "carry_fraction must be in"),
+        (
+            {"digits": 1, "training_size": 50, "carry_fraction": 0.9},
+            "only 25 exist",
+        ),
+    ],
+)
+def test_config_refuses_bad_sampling(changes, message):
+    with pytest.raises(ValueError, match=message):
+        Config(**changes).validate()
+
+
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        ("--sampling=keras", "sampling"),
+        ("--carry_fraction=2", "carry_fraction must be in [0, 1]"),
+    ],
+)
+def test_bad_sampling_flag_exits_with_one_clear_line(flag, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxadd.main", flag],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
