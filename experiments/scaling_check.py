@@ -25,7 +25,12 @@ import sys
 import tempfile
 import time
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+# common imports jax only inside machine_info, which this parent never calls:
+# the fake-device flag must reach each child before its own jax import.
+from experiments.common import RESULTS, cpu_model  # noqa: E402
+
 FLAGS = [
     "--digits=3",
     "--training_size=20000",
@@ -37,17 +42,6 @@ FLAGS = [
     "--epochs=3",
     "--num_samples=0",
 ]
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(num_devices: int, flags: list[str]) -> dict:

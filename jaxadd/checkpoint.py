@@ -358,12 +358,12 @@ class RunStore:
                 f"orbax refused to save epoch {epoch} in {self.directory} "
                 f"(it holds epoch {self._manager.latest_step()})"
             )
-        kept = {str(step) for step in self._manager.all_steps()}
-        self._digests = {k: v for k, v in self._digests.items() if k in kept}
-        self._digests[str(epoch)] = _file_digests(
-            os.path.join(self.directory, str(epoch))
-        )
         if is_primary():
+            kept = {str(step) for step in self._manager.all_steps()}
+            self._digests = {k: v for k, v in self._digests.items() if k in kept}
+            self._digests[str(epoch)] = _file_digests(
+                os.path.join(self.directory, str(epoch))
+            )
             _write_atomically(self.digests_path, json.dumps(self._digests) + "\n")
             with open(self.metrics_path, "a") as f:
                 f.write(json.dumps(metrics) + "\n")

@@ -105,6 +105,7 @@ def parse_problem(text: str, digits: int) -> tuple[int, int]:
     for operand, side in zip(operands, ("before", "after")):
         if not operand:
             raise ValueError(f"{quoted}: no number {side} the '+'")
+    values = []
     for operand in operands:
         significant = operand.lstrip("0") or "0"
         if len(significant) > digits:
@@ -112,25 +113,30 @@ def parse_problem(text: str, digits: int) -> tuple[int, int]:
                 f"{quoted}: {_quote(significant)} has {len(significant)} digits; "
                 f"the model was trained on at most {digits}"
             )
-    a, b = (int(operand) for operand in operands)
+        # Not int(operand): thousands of leading zeros would exceed Python's
+        # limit on the length of converted strings.
+        values.append(int(significant))
+    a, b = values
     return a, b
 
 
 class Predictor:
     """Answers batches of problems with one compiled program.
 
-    Every call runs in chunks of exactly ``rows`` problems (the last padded with
-    ``0+0``), so the model compiles once whatever the number of problems.
+    Every call runs in chunks of exactly ``rows`` problems (the last padded), so
+    the model compiles once whatever the number of problems.
     """
 
     def __init__(self, config: Config, params: Any, rows: int):
-        from jaxadd import train  # local: jax loads only once it is needed
+        import jax  # local: parse_problem and friends need no jax
+
+        from jaxadd import train
 
         self.config = config
-        self.params = params
+        # On the device once, not again with every batch.
+        self.params = jax.device_put(params)
         self.rows = rows
         self._predict = train.make_predict_fn(train.make_model(config))
-        self._decode = train.decode_answers
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Answers (as a person writes them) and their probabilities."""
@@ -143,7 +149,7 @@ class Predictor:
             ids, probability = self._predict(self.params, chunk)
             count = int(mask.sum())
             ids = np.asarray(ids)[:count]
-            answers.extend(self._decode(ids, self.config.reverse_answer))
+            answers.extend(train.decode_answers(ids, self.config.reverse_answer))
             probabilities.append(np.asarray(probability)[:count])
         return answers, np.concatenate(probabilities or [np.zeros(0, np.float32)])
 
