@@ -287,11 +287,9 @@ def predict_answers(
     queries = data.encode_queries(a, b, digits, config.reverse)
     answers = data.encode_answers(a + b, digits, config.reverse_answer)
     predict_fn = _predict_fn(train.make_model(config))
-    parts = []
-    for chunk, mask in train.padded_chunks(queries):
-        ids, _ = predict_fn(params, chunk)
-        parts.append(np.asarray(ids)[mask])
-    ids = np.concatenate(parts) if parts else np.zeros_like(answers)
+    ids, _ = train.predict_in_chunks(predict_fn, params, queries)
+    if not len(ids):
+        ids = np.zeros_like(answers)
     exact = np.all(ids == answers, axis=1)
     return exact, train.decode_answers(ids, config.reverse_answer)
 

@@ -143,15 +143,10 @@ class Predictor:
         from jaxadd import data, train
 
         queries = data.encode_queries(a, b, self.config.digits, self.config.reverse)
-        answers: list[str] = []
-        probabilities = []
-        for chunk, mask in train.padded_chunks(queries, chunk=self.rows):
-            ids, probability = self._predict(self.params, chunk)
-            count = int(mask.sum())
-            ids = np.asarray(ids)[:count]
-            answers.extend(train.decode_answers(ids, self.config.reverse_answer))
-            probabilities.append(np.asarray(probability)[:count])
-        return answers, np.concatenate(probabilities or [np.zeros(0, np.float32)])
+        ids, probabilities = train.predict_in_chunks(
+            self._predict, self.params, queries, chunk=self.rows
+        )
+        return train.decode_answers(ids, self.config.reverse_answer), probabilities
 
 
 def format_answers(

@@ -213,6 +213,24 @@ def padded_chunks(*arrays: np.ndarray, chunk: int = EVAL_CHUNK):
         yield (*parts, mask)
 
 
+def predict_in_chunks(
+    predict_fn, params, queries: np.ndarray, chunk: int = EVAL_CHUNK
+) -> tuple[np.ndarray, np.ndarray]:
+    """Answer ids ``[n, answer_len]`` and their probabilities ``[n]`` for any ``n``.
+
+    ``predict_fn`` is ``make_predict_fn``'s; it runs on fixed-size chunks
+    (``padded_chunks``), so any number of queries costs one compilation.
+    """
+    ids_parts, probability_parts = [], []
+    for rows, mask in padded_chunks(queries, chunk=chunk):
+        ids, probability = predict_fn(params, rows)
+        ids_parts.append(np.asarray(ids)[mask])
+        probability_parts.append(np.asarray(probability)[mask])
+    if not ids_parts:
+        return np.zeros((0, 0), np.int32), np.zeros(0, np.float32)
+    return np.concatenate(ids_parts), np.concatenate(probability_parts)
+
+
 def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
     """Loss, per-character and exact-match accuracy over a whole split."""
     totals = {"loss": 0.0, "char_correct": 0.0, "exact_correct": 0.0}
