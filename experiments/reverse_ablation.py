@@ -9,11 +9,12 @@ longest-carry-chain bucket::
 
     python experiments/reverse_ablation.py                 # 3, 5, 10 digits: hours
     python experiments/reverse_ablation.py --tiny          # seconds (tests use it)
+    python experiments/reverse_ablation.py --digits=5 --stem=reverse_ablation_d5
 
-Writes ``experiments/results/reverse_ablation.md`` and ``.json`` (``--tiny``:
-``reverse_ablation_tiny.*``), with the machine. Each run keeps its workdir under
-``--workdir_root`` (and its ``evaluation.json`` there, for
-``carry_eval_chart.py``); rerunning the script resumes unfinished runs, since
+Writes ``experiments/results/<stem>.md`` and ``.json`` (``--stem``, default
+``reverse_ablation``; ``--tiny`` appends ``_tiny``), with the machine. Each run
+keeps its workdir under ``--workdir_root`` (and its ``evaluation.json`` there,
+for ``carry_eval_chart.py``); rerunning the script resumes unfinished runs, since
 training resumes from a workdir and the order of the data depends only on the
 seed and the epoch.
 """
@@ -237,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per_bucket", type=int, default=1000)
     parser.add_argument("--eval_seed", type=int, default=0)
     parser.add_argument(
-        "--workdir_root", default=str(ROOT / "runs" / "reverse_ablation")
+        "--stem", default="reverse_ablation", help="results file name, e.g. per digits"
     )
+    parser.add_argument("--workdir_root", help="default: runs/<stem>")
     parser.add_argument("--out_dir", default=str(common.RESULTS))
     parser.add_argument(
         "--compilation_cache",
@@ -250,15 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
-    stem = "reverse_ablation"
     if args.tiny:
         args.digits, args.training_sizes = "1", "1:55"
         args.epochs, args.segment_epochs, args.max_minutes = 1, 1, 1.0
         args.batch_size, args.hidden_size, args.per_bucket = 32, 8, 20
-        args.workdir_root = args.workdir_root.replace(
-            "reverse_ablation", "reverse_ablation_tiny"
-        )
-        stem = "reverse_ablation_tiny"
+        args.stem = f"{args.stem}_tiny"
+    stem = args.stem
+    if args.workdir_root is None:
+        args.workdir_root = str(ROOT / "runs" / stem)
     args.digits = [int(d) for d in args.digits.split(",")]
     args.sizes = parse_sizes(args.training_sizes)
     missing = [d for d in args.digits if d not in args.sizes]

@@ -46,6 +46,11 @@ class Config:
       training_size: number of unique problems, training and validation together.
       val_fraction: share of ``training_size`` held out for validation.
       epochs: number of passes over the training split.
+      curriculum_epochs: the first this many epochs follow the "combined" length
+        curriculum of Zaremba & Sutskever's "Learning to Execute": half of each
+        batch comes from the problems whose longer operand has at most
+        ``train.curriculum_level`` digits (a level rising with the epoch), the
+        rest from all problems. 0 trains on all problems from the start.
       batch_size: examples per optimizer step (global, over all devices).
       hidden_size: width of every LSTM.
       num_layers: number of decoder LSTMs.
@@ -68,6 +73,7 @@ class Config:
     training_size: int = 50_000
     val_fraction: float = 0.1
     epochs: int = 8
+    curriculum_epochs: int = 0
     batch_size: int = 128
     hidden_size: int = 128
     num_layers: int = 1
@@ -131,6 +137,11 @@ class Config:
             )
         if self.epochs <= 0:
             raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if not 0 <= self.curriculum_epochs <= self.epochs:
+            raise ValueError(
+                f"curriculum_epochs must be in 0..epochs ({self.epochs}), "
+                f"got {self.curriculum_epochs}"
+            )
         if self.batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {self.batch_size}")
         if self.batch_size > self.num_train:

@@ -64,6 +64,11 @@ def _num_decimal_digits(x: np.ndarray) -> np.ndarray:
     return length
 
 
+def longer_operand_length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Digits of the longer operand of each problem ``a[i] + b[i]`` (int64)."""
+    return _num_decimal_digits(np.maximum(a, b))
+
+
 def pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
     """A key equal for {a, b} and {b, a} and distinct for distinct pairs."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)

@@ -41,6 +41,13 @@ flags.DEFINE_float(
 )
 flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training split.")
 flags.DEFINE_integer(
+    "curriculum_epochs",
+    _DEFAULTS.curriculum_epochs,
+    "First N epochs use the combined length curriculum (Zaremba & Sutskever): "
+    "half of each batch from problems whose longer operand has at most "
+    "ceil(digits*e/(N+1)) digits in epoch e, half from all; 0 is off.",
+)
+flags.DEFINE_integer(
     "batch_size", _DEFAULTS.batch_size, "Examples per step, over all devices."
 )
 flags.DEFINE_integer("hidden_size", _DEFAULTS.hidden_size, "Width of every LSTM.")
@@ -112,6 +119,7 @@ def config_from_flags() -> Config:
         training_size=FLAGS.training_size,
         val_fraction=FLAGS.val_fraction,
         epochs=FLAGS.epochs,
+        curriculum_epochs=FLAGS.curriculum_epochs,
         batch_size=FLAGS.batch_size,
         hidden_size=FLAGS.hidden_size,
         num_layers=FLAGS.num_layers,

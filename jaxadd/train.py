@@ -8,6 +8,10 @@ Because the order of epoch ``k`` depends only on the seed and ``k``, a run
 resumed from a checkpoint after epoch ``k`` sees exactly the batches an
 uninterrupted run sees.
 
+With ``curriculum_epochs`` the first epochs instead follow the "combined" length
+curriculum of Zaremba & Sutskever: half of each batch is drawn from the problems
+with short operands, a length limit that rises each epoch, and half from all.
+
 Batches are sharded along the ``data`` axis of a one-axis device mesh;
 parameters, optimizer state and the stored data are replicated. On one device
 this is a plain single-device program.
@@ -135,6 +139,18 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed + 1), epoch)
 
 
+def _train_steps(state, queries, answers, order, batch_sharding):
+    """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``."""
+
+    def body(state, batch_indices):
+        q = jax.lax.with_sharding_constraint(queries[batch_indices], batch_sharding)
+        a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
+        return train_step(state, q, a)
+
+    state, losses = jax.lax.scan(body, state, order)
+    return state, losses.mean()
+
+
 def make_train_epoch(mesh: Mesh, batch_size: int):
     """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
 
@@ -147,16 +163,86 @@ def make_train_epoch(mesh: Mesh, batch_size: int):
         num_steps = queries.shape[0] // batch_size
         order = jax.random.permutation(key, queries.shape[0])
         order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
-
-        def body(state, batch_indices):
-            q = jax.lax.with_sharding_constraint(queries[batch_indices], batch_sharding)
-            a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
-            return train_step(state, q, a)
-
-        state, losses = jax.lax.scan(body, state, order)
-        return state, losses.mean()
+        return _train_steps(state, queries, answers, order, batch_sharding)
 
     return train_epoch
+
+
+def curriculum_level(digits: int, curriculum_epochs: int, epoch: int) -> int | None:
+    """The longest operand (in digits) of epoch ``epoch``'s easy half.
+
+    ``max(1, ceil(digits * epoch / (curriculum_epochs + 1)))``: the levels rise
+    evenly towards ``digits`` (10 digits over 4 epochs: 2, 4, 6, 8), the first
+    epoch after the curriculum being the one that would reach it. ``None`` for
+    an epoch past the curriculum, one trained on all problems alike.
+    """
+    if not 1 <= epoch <= curriculum_epochs:
+        return None
+    return max(1, -(-digits * epoch // (curriculum_epochs + 1)))  # exact ceil
+
+
+def curriculum_order(
+    key: jax.Array,
+    longer_lengths: jax.Array,
+    level: int | jax.Array,
+    num_steps: int,
+    batch_size: int,
+) -> jax.Array:
+    """Row indices ``[num_steps, batch_size]`` of one "combined" curriculum epoch.
+
+    The first ``batch_size // 2`` rows of every batch are easy problems (longer
+    operand at most ``level`` digits) in a random order, cycled through again
+    when the epoch has more easy slots than easy problems; the other rows walk
+    one permutation of all problems. When no problem is easy at ``level``, every
+    problem counts as easy. Jittable: ``level`` may be traced, the shapes are
+    static.
+
+    Args:
+      key: orders the epoch (``epoch_key``); the result is a function of it.
+      longer_lengths: ``[n]`` digits of each problem's longer operand
+        (``data.longer_operand_length``).
+      level: the largest longer operand of the easy half (``curriculum_level``).
+      num_steps: batches in the epoch; ``num_steps * batch_size <= n``.
+      batch_size: rows per batch.
+    """
+    n = longer_lengths.shape[0]
+    half = batch_size // 2
+    easy_key, rest_key = jax.random.split(key)
+    easy = longer_lengths <= level
+    num_easy = easy.sum()
+    # Without a fallback an empty easy set would index modulo zero.
+    easy = jnp.where(num_easy > 0, easy, True)
+    num_easy = jnp.where(num_easy > 0, num_easy, n)
+    shuffled = jax.random.permutation(easy_key, n)
+    easy_first = shuffled[jnp.argsort(~easy[shuffled], stable=True)]
+    easy_rows = easy_first[jnp.arange(num_steps * half) % num_easy]
+    rest_rows = jax.random.permutation(rest_key, n)[: num_steps * (batch_size - half)]
+    return jnp.concatenate(
+        [
+            easy_rows.reshape(num_steps, half),
+            rest_rows.reshape(num_steps, batch_size - half),
+        ],
+        axis=1,
+    )
+
+
+def make_curriculum_epoch(mesh: Mesh, batch_size: int):
+    """``make_train_epoch`` with the batches of ``curriculum_order``.
+
+    A jitted ``(state, queries, answers, longer_lengths, level, key) ->
+    (state, mean_loss)``; ``level`` is an int32 scalar, so one compilation
+    serves every level. ``state`` is donated: its buffers are reused for the
+    new state.
+    """
+    batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def curriculum_epoch(state, queries, answers, longer_lengths, level, key):
+        num_steps = queries.shape[0] // batch_size
+        order = curriculum_order(key, longer_lengths, level, num_steps, batch_size)
+        return _train_steps(state, queries, answers, order, batch_sharding)
+
+    return curriculum_epoch
 
 
 def make_eval_fn(model: models.Seq2SeqLSTM):
@@ -351,12 +437,33 @@ def train_and_evaluate(
     state = jax.device_put(jax.device_get(state), replicated)
     train_queries = jax.device_put(train_split.queries, replicated)
     train_answers = jax.device_put(train_split.answers, replicated)
+    longer_lengths = jax.device_put(
+        data.longer_operand_length(train_split.a, train_split.b).astype(np.int32),
+        replicated,
+    )
 
-    train_epoch = make_train_epoch(mesh, config.batch_size)
+    # Only the kinds of epoch still to run are compiled: a resumed run past the
+    # curriculum, or one that is all curriculum, skips a compilation.
     compile_start = time.perf_counter()
-    compiled_epoch = train_epoch.lower(
-        state, train_queries, train_answers, epoch_key(config.seed, 1)
-    ).compile()
+    if config.curriculum_epochs < config.epochs:
+        compiled_epoch = (
+            make_train_epoch(mesh, config.batch_size)
+            .lower(state, train_queries, train_answers, epoch_key(config.seed, 1))
+            .compile()
+        )
+    if first_epoch <= config.curriculum_epochs:
+        compiled_curriculum_epoch = (
+            make_curriculum_epoch(mesh, config.batch_size)
+            .lower(
+                state,
+                train_queries,
+                train_answers,
+                longer_lengths,
+                np.int32(1),
+                epoch_key(config.seed, 1),
+            )
+            .compile()
+        )
     compile_sec = time.perf_counter() - compile_start
     eval_chunk = make_eval_fn(model)
     predict_fn = make_predict_fn(model)
@@ -378,9 +485,21 @@ def train_and_evaluate(
         run_start = time.perf_counter()
         for epoch in range(first_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
-            state, train_loss = compiled_epoch(
-                state, train_queries, train_answers, epoch_key(config.seed, epoch)
-            )
+            key = epoch_key(config.seed, epoch)
+            level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
+            if level is None:
+                state, train_loss = compiled_epoch(
+                    state, train_queries, train_answers, key
+                )
+            else:
+                state, train_loss = compiled_curriculum_epoch(
+                    state,
+                    train_queries,
+                    train_answers,
+                    longer_lengths,
+                    np.int32(level),
+                    key,
+                )
             train_loss = float(train_loss)  # waits for the epoch to finish
             train_sec = time.perf_counter() - epoch_start
             val = evaluate(eval_chunk, state.params, val_split)

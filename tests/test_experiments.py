@@ -39,3 +39,23 @@ def test_table_tiny_writes_table_and_curves(tmp_path):
         assert 0.0 <= row["train_exact_accuracy"] <= 1.0
     assert "tiny-norev" in (tmp_path / "table.md").read_text()
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_long_addition_tiny_writes_table_and_curves(tmp_path):
+    run_script(
+        "experiments/long_addition.py",
+        "--tiny",
+        "--quiet",
+        f"--out_dir={tmp_path}",
+        f"--workdir_root={tmp_path / 'runs'}",
+    )
+    result = json.loads((tmp_path / "long_addition_tiny.json").read_text())
+    rows = result["rows"]
+    assert [(r["digits"], r["hidden_size"]) for r in rows] == [(2, 8), (3, 8)]
+    for row in rows:
+        assert len(row["curve"]) == 1
+        assert row["examples"] == row["curve"][-1]["examples"] > 0
+        assert 0.0 <= row["longest_chain_accuracy"] <= 1.0
+    assert result["settings"]["recipe_flags"]["reverse_answer"] is True
+    assert "longest-chain exact %" in (tmp_path / "long_addition_tiny.md").read_text()
+    assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000

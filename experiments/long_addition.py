@@ -1,0 +1,316 @@
+"""Long addition: exact match against the number of digits and the LSTM width.
+
+Trains one run per (digits, hidden size) pair of a grid, every run with the
+same recipe and the same budget (``--epochs`` passes over ``--training_size``
+problems), and scores each on its held-out split and on ``jaxadd.evaluate``'s
+longest-carry-chain bucket::
+
+    python experiments/long_addition.py                # the grid below: ~20 min
+    python experiments/long_addition.py --digits=10 --hidden_sizes=256 \
+        --epochs=8 --curriculum_epochs=4 --stem=long_addition_d10
+    python experiments/long_addition.py --tiny         # seconds (tests use it)
+
+Writes ``experiments/results/<stem>.md``, ``.json`` and ``.png`` (held-out exact
+match against digits, one line per width; against training examples, one line
+per run; and against the longer operand's length), with the machine. Runs keep
+their workdirs under ``--workdir_root``; rerunning the script resumes an
+unfinished run and scores a finished one again without training it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from experiments import common  # noqa: E402
+from jaxadd import evaluate, train  # noqa: E402
+from jaxadd.config import Config  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def make_config(digits: int, hidden_size: int, args) -> Config:
+    return Config(
+        digits=digits,
+        reverse=args.reverse,
+        reverse_answer=args.reverse_answer,
+        training_size=args.training_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden_size=hidden_size,
+        num_layers=args.num_layers,
+        learning_rate=args.learning_rate,
+        lr_schedule="cosine",
+        sampling=args.sampling,
+        carry_fraction=args.carry_fraction,
+        curriculum_epochs=args.curriculum_epochs,
+        seed=args.seed,
+        num_samples=0,
+    )
+
+
+def by_longer_length(report: dict) -> list[dict]:
+    """Exact match by the longer operand's length, from the operand-length suite."""
+    totals: dict[int, list[int]] = {}
+    for bucket in report["operand_lengths"]:
+        if bucket["n"]:
+            n_correct = totals.setdefault(max(bucket["lengths"]), [0, 0])
+            n_correct[0] += bucket["n"]
+            n_correct[1] += bucket["correct"]
+    return [
+        {"length": length, "n": n, "accuracy": correct / n}
+        for length, (n, correct) in sorted(totals.items())
+    ]
+
+
+def run_one(digits: int, hidden_size: int, args) -> dict:
+    """Trains (or resumes) one run, scores it; returns its row."""
+    config = make_config(digits, hidden_size, args)
+    workdir = os.path.join(args.workdir_root, f"d{digits}_h{hidden_size}")
+    args.log(f"== {digits} digits, hidden size {hidden_size}: {workdir} ==")
+    result = train.train_and_evaluate(config, workdir, log=args.log)
+    report = evaluate.evaluate_workdir(workdir, args.per_bucket, args.eval_seed)
+    history = result["history"]
+    return {
+        "digits": digits,
+        "hidden_size": hidden_size,
+        "num_params": result["num_params"],
+        "examples": result["step"] * config.batch_size,
+        "val_exact_accuracy": result["val_exact_accuracy"],
+        "val_char_accuracy": result["val_char_accuracy"],
+        "uniform_accuracy": report["uniform_accuracy"],
+        "longest_chain_accuracy": report["longest_chain_accuracy"],
+        "by_longer_length": by_longer_length(report),
+        "operand_lengths": report["operand_lengths"],
+        "train_examples_per_sec": history[-1]["train_examples_per_sec"],
+        "train_sec": result["elapsed_sec"],
+        "curve": [
+            {
+                "examples": h["step"] * config.batch_size,
+                "val_exact_accuracy": h["val_exact_accuracy"],
+                "val_char_accuracy": h["val_char_accuracy"],
+            }
+            for h in history
+        ],
+        "workdir": workdir,
+    }
+
+
+def full_length_accuracy(row: dict) -> float | None:
+    """Exact match when both operands have ``digits`` digits."""
+    for bucket in row["operand_lengths"]:
+        if bucket["lengths"] == [row["digits"], row["digits"]] and bucket["n"]:
+            return bucket["correct"] / bucket["n"]
+    return None
+
+
+def _percent(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def render(rows: list[dict], settings: dict, machine: dict) -> str:
+    header = [
+        "digits",
+        "hidden",
+        "parameters",
+        "examples",
+        "held-out exact %",
+        "held-out char %",
+        "uniform exact %",
+        "longest-chain exact %",
+        "both operands full length, exact %",
+        "examples/s",
+        "train s",
+    ]
+    table = [
+        [
+            row["digits"],
+            row["hidden_size"],
+            f"{row['num_params']:,}",
+            f"{row['examples']:,}",
+            _percent(row["val_exact_accuracy"]),
+            _percent(row["val_char_accuracy"]),
+            _percent(row["uniform_accuracy"]),
+            _percent(row["longest_chain_accuracy"]),
+            _percent(full_length_accuracy(row)),
+            f"{row['train_examples_per_sec']:,.0f}",
+            f"{row['train_sec']:.0f}",
+        ]
+        for row in rows
+    ]
+    flags = " ".join(f"--{k}={v}" for k, v in settings["recipe_flags"].items())
+    return (
+        f"# Long addition: {settings['title']}\n\n"
+        f"Machine: {common.machine_line(machine)}.\n\n"
+        f"Every run: `python -m jaxadd.main --digits=D --hidden_size=H {flags}` "
+        f"(made by `python experiments/long_addition.py "
+        f"{settings['command_args']}`). Held-out: the run's own held-out split "
+        f"(same sampling as training). Uniform and longest-chain: "
+        f"`jaxadd.evaluate`, {settings['per_bucket']} problems per bucket, none "
+        "trained on. Exact = the whole answer right.\n\n"
+        + common.markdown_table(header, table)
+    )
+
+
+def draw(rows: list[dict], out: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a training machine
+    import matplotlib.pyplot as plt
+
+    fig, (by_digits, by_examples, by_length) = plt.subplots(1, 3, figsize=(17, 4.8))
+    for hidden_size in sorted({r["hidden_size"] for r in rows}):
+        own = sorted(
+            (r for r in rows if r["hidden_size"] == hidden_size),
+            key=lambda r: r["digits"],
+        )
+        digits = [r["digits"] for r in own]
+        by_digits.plot(
+            digits,
+            [100 * r["val_exact_accuracy"] for r in own],
+            "o-",
+            label=f"hidden {hidden_size}: held-out",
+        )
+        by_digits.plot(
+            digits,
+            [100 * (r["longest_chain_accuracy"] or 0.0) for r in own],
+            "x--",
+            color=by_digits.lines[-1].get_color(),
+            label=f"hidden {hidden_size}: longest chain",
+        )
+    by_digits.set_xlabel("digits")
+    by_digits.set_ylabel("exact match %")
+    by_digits.set_title("After the same budget of examples")
+    by_digits.set_ylim(-2, 102)
+    by_digits.legend(fontsize=8)
+    by_digits.grid(alpha=0.3)
+    for row in rows:
+        curve = row["curve"]
+        by_examples.plot(
+            [p["examples"] for p in curve],
+            [100 * p["val_exact_accuracy"] for p in curve],
+            "o-",
+            markersize=3,
+            label=f"{row['digits']} digits, hidden {row['hidden_size']}",
+        )
+    by_examples.set_xlabel("training examples")
+    by_examples.set_ylabel("held-out exact match %")
+    by_examples.set_title("Learning curves")
+    by_examples.set_ylim(-2, 102)
+    by_examples.legend(fontsize=7)
+    by_examples.grid(alpha=0.3)
+    for row in rows:
+        points = row["by_longer_length"]
+        by_length.plot(
+            [p["length"] for p in points],
+            [100 * p["accuracy"] for p in points],
+            "o-",
+            markersize=3,
+            label=f"{row['digits']} digits, hidden {row['hidden_size']}",
+        )
+    by_length.set_xlabel("digits of the longer operand")
+    by_length.set_ylabel("exact match %")
+    by_length.set_title("Where it fails (operand-length suite)")
+    by_length.set_ylim(-2, 102)
+    by_length.legend(fontsize=7)
+    by_length.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digits", default="5,7,10", help="comma-separated")
+    parser.add_argument("--hidden_sizes", default="64,128,256", help="comma-separated")
+    parser.add_argument("--training_size", type=int, default=200_000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--num_layers", type=int, default=1)
+    parser.add_argument("--learning_rate", type=float, default=1e-2)
+    parser.add_argument("--sampling", default="seed", choices=("seed", "uniform"))
+    parser.add_argument("--carry_fraction", type=float, default=0.0)
+    parser.add_argument("--curriculum_epochs", type=int, default=0)
+    parser.add_argument(
+        "--no_reverse", dest="reverse", action="store_false", help="query as written"
+    )
+    parser.add_argument(
+        "--no_reverse_answer",
+        dest="reverse_answer",
+        action="store_false",
+        help="answer most-significant digit first",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per_bucket", type=int, default=500)
+    parser.add_argument("--eval_seed", type=int, default=0)
+    parser.add_argument("--stem", default="long_addition", help="results file name")
+    parser.add_argument("--title", default="exact match against digits and width")
+    parser.add_argument("--workdir_root", help="default: runs/<stem>")
+    parser.add_argument("--out_dir", default=str(common.RESULTS))
+    parser.add_argument(
+        "--tiny", action="store_true", help="2-3 digits, tiny model: a smoke test"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the table")
+    args = parser.parse_args(argv)
+    command_args = " ".join(argv if argv is not None else sys.argv[1:])
+    if args.tiny:
+        args.digits, args.hidden_sizes = "2,3", "8"
+        args.training_size, args.epochs, args.per_bucket = 2000, 1, 20
+        args.stem = f"{args.stem}_tiny"
+    if args.workdir_root is None:
+        args.workdir_root = str(ROOT / "runs" / args.stem)
+    args.log = (
+        (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    )
+    digits_list = [int(d) for d in args.digits.split(",")]
+    widths = [int(h) for h in args.hidden_sizes.split(",")]
+    start = time.perf_counter()
+    rows = [run_one(d, h, args) for h in widths for d in digits_list]
+
+    reference = make_config(digits_list[0], widths[0], args)
+    recipe_flags = {
+        name: getattr(reference, name)
+        for name in (
+            "reverse",
+            "reverse_answer",
+            "training_size",
+            "epochs",
+            "batch_size",
+            "num_layers",
+            "learning_rate",
+            "lr_schedule",
+            "sampling",
+            "carry_fraction",
+            "curriculum_epochs",
+            "seed",
+        )
+    }
+    settings = {
+        "title": args.title,
+        "recipe_flags": recipe_flags,
+        "command_args": command_args,
+        "per_bucket": args.per_bucket,
+        "eval_seed": args.eval_seed,
+    }
+    machine = common.machine_info()
+    out_stem = pathlib.Path(args.out_dir) / args.stem
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    common.write_json(
+        out_stem.with_suffix(".json"),
+        {"machine": machine, "settings": settings, "rows": rows},
+    )
+    text = render(rows, settings, machine)
+    out_stem.with_suffix(".md").write_text(text)
+    draw(rows, out_stem.with_suffix(".png"))
+    print(text)
+    print(f"wrote {out_stem}.md, .json and .png in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
