@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import shlex
 import sys
 import time
 
@@ -157,6 +158,27 @@ def render(rows: list[dict], settings: dict, machine: dict) -> str:
     )
 
 
+def _finish(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_ylim(-2, 102)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
+def _one_line_per_run(ax, rows: list[dict], points: str, x: str, y: str) -> None:
+    """Plots ``row[points]`` as ``(p[x], 100 * p[y])`` for every row."""
+    for row in rows:
+        ax.plot(
+            [p[x] for p in row[points]],
+            [100 * p[y] for p in row[points]],
+            "o-",
+            markersize=3,
+            label=f"{row['digits']} digits, hidden {row['hidden_size']}",
+        )
+
+
 def draw(rows: list[dict], out: pathlib.Path) -> None:
     import matplotlib
 
@@ -183,42 +205,18 @@ def draw(rows: list[dict], out: pathlib.Path) -> None:
             color=by_digits.lines[-1].get_color(),
             label=f"hidden {hidden_size}: longest chain",
         )
-    by_digits.set_xlabel("digits")
-    by_digits.set_ylabel("exact match %")
-    by_digits.set_title("After the same budget of examples")
-    by_digits.set_ylim(-2, 102)
-    by_digits.legend(fontsize=8)
-    by_digits.grid(alpha=0.3)
-    for row in rows:
-        curve = row["curve"]
-        by_examples.plot(
-            [p["examples"] for p in curve],
-            [100 * p["val_exact_accuracy"] for p in curve],
-            "o-",
-            markersize=3,
-            label=f"{row['digits']} digits, hidden {row['hidden_size']}",
-        )
-    by_examples.set_xlabel("training examples")
-    by_examples.set_ylabel("held-out exact match %")
-    by_examples.set_title("Learning curves")
-    by_examples.set_ylim(-2, 102)
-    by_examples.legend(fontsize=7)
-    by_examples.grid(alpha=0.3)
-    for row in rows:
-        points = row["by_longer_length"]
-        by_length.plot(
-            [p["length"] for p in points],
-            [100 * p["accuracy"] for p in points],
-            "o-",
-            markersize=3,
-            label=f"{row['digits']} digits, hidden {row['hidden_size']}",
-        )
-    by_length.set_xlabel("digits of the longer operand")
-    by_length.set_ylabel("exact match %")
-    by_length.set_title("Where it fails (operand-length suite)")
-    by_length.set_ylim(-2, 102)
-    by_length.legend(fontsize=7)
-    by_length.grid(alpha=0.3)
+    _finish(by_digits, "digits", "exact match %", "After the same budget of examples")
+    _one_line_per_run(by_examples, rows, "curve", "examples", "val_exact_accuracy")
+    _finish(
+        by_examples, "training examples", "held-out exact match %", "Learning curves"
+    )
+    _one_line_per_run(by_length, rows, "by_longer_length", "length", "accuracy")
+    _finish(
+        by_length,
+        "digits of the longer operand",
+        "exact match %",
+        "Where it fails (operand-length suite)",
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -257,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
-    command_args = " ".join(argv if argv is not None else sys.argv[1:])
+    command_args = shlex.join(argv if argv is not None else sys.argv[1:])
     if args.tiny:
         args.digits, args.hidden_sizes = "2,3", "8"
         args.training_size, args.epochs, args.per_bucket = 2000, 1, 20

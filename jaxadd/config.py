@@ -142,6 +142,13 @@ class Config:
                 f"curriculum_epochs must be in 0..epochs ({self.epochs}), "
                 f"got {self.curriculum_epochs}"
             )
+        if self.curriculum_epochs and self.sampling != "seed":
+            # Uniform operands are almost all full length: the easy half of a
+            # batch would cycle through a handful of short problems.
+            raise ValueError(
+                "curriculum_epochs needs --sampling=seed (uniform sampling has "
+                "almost no short operands to start from)"
+            )
         if self.batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {self.batch_size}")
         if self.batch_size > self.num_train:

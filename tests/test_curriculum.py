@@ -114,6 +114,12 @@ def test_validate_refuses_curriculum_epochs_out_of_range(curriculum_epochs):
         config.validate()
 
 
+def test_validate_refuses_curriculum_with_uniform_sampling():
+    config = dataclasses.replace(CURRICULUM, sampling="uniform")
+    with pytest.raises(ValueError, match="needs --sampling=seed"):
+        config.validate()
+
+
 @pytest.fixture(scope="module")
 def plain_params():
     """Params after CURRICULUM's epochs run by hand with the plain epoch function.
