@@ -437,10 +437,11 @@ def train_and_evaluate(
     state = jax.device_put(jax.device_get(state), replicated)
     train_queries = jax.device_put(train_split.queries, replicated)
     train_answers = jax.device_put(train_split.answers, replicated)
-    longer_lengths = jax.device_put(
-        data.longer_operand_length(train_split.a, train_split.b).astype(np.int32),
-        replicated,
-    )
+    if first_epoch <= config.curriculum_epochs:
+        longer_lengths = jax.device_put(
+            data.longer_operand_length(train_split.a, train_split.b).astype(np.int32),
+            replicated,
+        )
 
     # Only the kinds of epoch still to run are compiled: a resumed run past the
     # curriculum, or one that is all curriculum, skips a compilation.
