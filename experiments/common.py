@@ -61,6 +61,11 @@ def write_json(path: pathlib.Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
+def percent(fraction: float | None) -> str:
+    """``0.9932`` -> ``"99.32"``; ``None`` (no problem to score) -> ``"-"``."""
+    return "-" if fraction is None else f"{100 * fraction:.2f}"
+
+
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = [
         "| " + " | ".join(header) + " |",

@@ -110,10 +110,6 @@ def full_length_accuracy(row: dict) -> float | None:
     return None
 
 
-def _percent(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
-
-
 def render(rows: list[dict], settings: dict, machine: dict) -> str:
     header = [
         "digits",
@@ -134,11 +130,11 @@ def render(rows: list[dict], settings: dict, machine: dict) -> str:
             row["hidden_size"],
             f"{row['num_params']:,}",
             f"{row['examples']:,}",
-            _percent(row["val_exact_accuracy"]),
-            _percent(row["val_char_accuracy"]),
-            _percent(row["uniform_accuracy"]),
-            _percent(row["longest_chain_accuracy"]),
-            _percent(full_length_accuracy(row)),
+            common.percent(row["val_exact_accuracy"]),
+            common.percent(row["val_char_accuracy"]),
+            common.percent(row["uniform_accuracy"]),
+            common.percent(row["longest_chain_accuracy"]),
+            common.percent(full_length_accuracy(row)),
             f"{row['train_examples_per_sec']:,.0f}",
             f"{row['train_sec']:.0f}",
         ]

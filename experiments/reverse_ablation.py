@@ -142,10 +142,6 @@ def run_one(digits: int, reverse: bool, reverse_answer: bool, args) -> dict:
     }
 
 
-def _percent(x) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
-
-
 def write_results(rows: list[dict], args, out_stem: pathlib.Path) -> None:
     machine = common.machine_info()
     settings = {
@@ -189,9 +185,9 @@ def write_results(rows: list[dict], args, out_stem: pathlib.Path) -> None:
             "not reached"
             if row["examples_to_target"] is None
             else f"{row['examples_to_target']:,}",
-            _percent(row["val_exact_accuracy"]),
-            _percent(row["uniform_accuracy"]),
-            _percent(row["longest_chain_accuracy"]),
+            common.percent(row["val_exact_accuracy"]),
+            common.percent(row["uniform_accuracy"]),
+            common.percent(row["longest_chain_accuracy"]),
             f"{row['train_sec']:.0f}",
         ]
         for row in rows
