@@ -7,7 +7,8 @@ longest-carry-chain bucket::
 
     python experiments/long_addition.py                # the grid below: ~20 min
     python experiments/long_addition.py --digits=10 --hidden_sizes=256 \
-        --epochs=8 --curriculum_epochs=4 --stem=long_addition_d10
+        --training_size=500000 --epochs=13 --curriculum_epochs=4 \
+        --carry_fraction=0.2 --stem=long_addition_d10_1h   # ~1 h: the recipe
     python experiments/long_addition.py --tiny         # seconds (tests use it)
 
 Writes ``experiments/results/<stem>.md``, ``.json`` and ``.png`` (held-out exact
