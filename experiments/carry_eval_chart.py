@@ -15,7 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from experiments import common  # noqa: E402
 
 DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "results", "carry_chain.png")
 
@@ -23,12 +28,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "results", "carry_chain.pn
 def run_label(report: dict) -> str:
     """A short name for a run: digits and which sequences are reversed."""
     config = report["config"]
-    order = {
-        (True, False): "input reversed",
-        (False, True): "answer reversed",
-        (True, True): "both reversed",
-        (False, False): "no reversal",
-    }[(bool(config["reverse"]), bool(config.get("reverse_answer", False)))]
+    order = common.reversal_name(config["reverse"], config.get("reverse_answer", False))
     return f"{report['digits']} digits, {order}"
 
 

@@ -66,6 +66,16 @@ def percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{100 * fraction:.2f}"
 
 
+def reversal_name(reverse: bool, reverse_answer: bool) -> str:
+    """Which sequences a run reverses, in the words the charts and tables use."""
+    return {
+        (True, False): "input reversed",
+        (False, True): "answer reversed",
+        (True, True): "both reversed",
+        (False, False): "no reversal",
+    }[(bool(reverse), bool(reverse_answer))]
+
+
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = [
         "| " + " | ".join(header) + " |",

@@ -156,14 +156,8 @@ def run_row(name: str, config: Config) -> dict:
 
 
 def describe(config: Config) -> str:
-    reversal = {
-        (True, False): "query reversed",
-        (True, True): "query and answer reversed",
-        (False, True): "answer reversed",
-        (False, False): "not reversed",
-    }[(config.reverse, config.reverse_answer)]
     parts = [
-        reversal,
+        common.reversal_name(config.reverse, config.reverse_answer),
         f"batch {config.batch_size}",
         f"Adam {config.learning_rate:g} {config.lr_schedule}",
         f"<= {config.epochs} epochs",
