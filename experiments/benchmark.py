@@ -20,6 +20,7 @@ import pathlib
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -102,25 +103,41 @@ def throughput(
 
 
 def wall_to_target(flags: list[str], seeds: list[int], timeout: float) -> dict:
-    """Launch-to-finish seconds of ``python -m jaxadd.main`` with each seed."""
+    """Launch-to-finish seconds of ``python -m jaxadd.main`` with each seed.
+
+    Each output line is timed as it arrives, which splits the wall time into
+    start-up (launch to the first line, printed once data, initialization and
+    compilation are done), the epochs, and the exit after the last line.
+    """
     runs = []
     for seed in seeds:
         command = [sys.executable, "-m", "jaxadd.main", *flags, f"--seed={seed}"]
         start = time.perf_counter()
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
         )
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        timed_lines = [(time.perf_counter() - start, line) for line in process.stdout]
+        process.wait()
+        killer.cancel()
         wall = time.perf_counter() - start
-        epochs = [
-            line for line in result.stdout.splitlines() if line.startswith("epoch")
-        ]
+        output = "".join(line for _, line in timed_lines)
+        epochs = [line.strip() for _, line in timed_lines if line.startswith("epoch")]
         runs.append(
             {
                 "seed": seed,
                 "wall_sec": wall,
-                "reached": "Reached val_exact_accuracy" in result.stdout,
+                "first_line_sec": timed_lines[0][0] if timed_lines else wall,
+                "exit_sec": wall - timed_lines[-1][0] if timed_lines else 0.0,
+                "first_line": timed_lines[0][1].strip() if timed_lines else "",
+                "reached": "Reached val_exact_accuracy" in output,
                 "epochs": len(epochs),
-                "last_epoch_line": epochs[-1] if epochs else result.stderr[-300:],
+                "last_epoch_line": epochs[-1] if epochs else output[-300:],
             }
         )
     return {
@@ -295,8 +312,11 @@ def render(report: dict) -> str:
         "",
     ]
     lines += [
-        f"- seed {r['seed']}: {r['wall_sec']:.1f} s, {r['epochs']} epochs; last: "
-        f"`{r['last_epoch_line']}`"
+        f"- seed {r['seed']}: {r['wall_sec']:.1f} s, {r['epochs']} epochs; "
+        f"{r['first_line_sec']:.1f} s to the first line "
+        f"(`...{r['first_line'].rpartition(';')[2]}`), "
+        f"{r['exit_sec']:.2f} s from the last line to exit; "
+        f"last epoch: `{r['last_epoch_line']}`"
         for r in wall["runs"]
     ]
     lines.append("")

@@ -28,16 +28,29 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
-import orbax.checkpoint as ocp
 from flax.training import train_state
 
 from jaxadd.config import RESUMABLE_FIELDS, Config
 
+if TYPE_CHECKING:
+    import orbax.checkpoint as ocp
+
 KEEP_CHECKPOINTS = 3
 DIGESTS_FILE = "checkpoint_digests.json"
+
+
+def _orbax():
+    """``orbax.checkpoint``, imported on first use.
+
+    Importing it takes about 0.2 s on a 2-core CPU, which runs without a
+    workdir (tests, notebooks, the benchmark) need not pay.
+    """
+    import orbax.checkpoint
+
+    return orbax.checkpoint
 
 
 class WorkdirError(RuntimeError):
@@ -177,6 +190,7 @@ def _restore_newest(
     Raises:
       WorkdirError: no checkpoint, or none can be read.
     """
+    ocp = _orbax()
     steps = sorted(manager.all_steps(), reverse=True)
     if not steps:
         raise WorkdirError(f"no checkpoint in {manager.directory}")
@@ -242,6 +256,7 @@ def restore_newest(
     directory = os.path.join(os.path.abspath(workdir), "checkpoints")
     if not os.path.isdir(directory):
         raise WorkdirError(f"{workdir} has no checkpoints: no epoch was saved there")
+    ocp = _orbax()
     manager = ocp.CheckpointManager(
         directory,
         # Not read_only=True, which logs a warning per call: this manager only
@@ -274,6 +289,7 @@ class RunStore:
         self.history: list[dict[str, Any]] = []
         self.digests_path = os.path.join(workdir, DIGESTS_FILE)
         self._digests = _read_digests(workdir)
+        ocp = _orbax()
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
@@ -345,6 +361,7 @@ class RunStore:
     ) -> None:
         """Checkpoints ``state`` after ``epoch``, then its digests and metrics line."""
         history = self.history + [metrics]
+        ocp = _orbax()
         saved = self._manager.save(
             epoch,
             args=ocp.args.Composite(

@@ -19,6 +19,9 @@ LR_SCHEDULES = ("constant", "cosine")
 # long to train or what to print, not what a step computes.
 RESUMABLE_FIELDS = frozenset({"epochs", "target_accuracy", "num_samples"})
 
+# Seeds are int32: the initial parameters' key is made inside a compiled program.
+MAX_SEED = 2**31 - 1
+
 
 # The Keras example's answer format and training settings, one flag-set away
 # from the defaults: --noreverse_answer --batch_size=32 --learning_rate=1e-3
@@ -176,6 +179,8 @@ class Config:
             )
         if self.num_samples < 0:
             raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

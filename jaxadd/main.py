@@ -11,6 +11,7 @@ those itself, as on TPU pod slices) and a ``--workdir`` they all reach.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from absl import app, flags, logging
@@ -155,6 +156,10 @@ def main(argv: list[str]) -> None:
         train.train_and_evaluate(config, FLAGS.workdir, log=_log)
     except (ValueError, train.TrainingError, checkpoint.WorkdirError) as err:
         sys.exit(f"jaxadd: error: {err}")
+    # Every output is written and closed. Freezing the heap spares the exit the
+    # garbage collector's passes over the ~150,000 objects that JAX, Flax and
+    # the compiled programs leave (0.3-0.5 s of a 15 s run on a 2-core CPU).
+    gc.freeze()
 
 
 def _start_distributed() -> str | None:

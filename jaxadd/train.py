@@ -72,16 +72,18 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
 
 def _init(config: Config, tx: optax.GradientTransformation | None):
     # One compiled program with rolled time loops: op by op, or unrolled, the
-    # initialization alone takes seconds of a run that should take few.
+    # initialization alone takes seconds of a run that should take few. The key
+    # and the dummy input are made inside it or in numpy: each eager jax op
+    # would be one more (small) compilation at start-up.
     model = make_model(config, unroll=False)
-    dummy = jnp.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE))
+    dummy = np.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE), np.float32)
 
     @jax.jit
-    def init(key):
-        params = model.init(key, dummy)["params"]
+    def init(seed):
+        params = model.init(jax.random.key(seed), dummy)["params"]
         return params, (None if tx is None else tx.init(params))
 
-    return init(jax.random.key(config.seed))
+    return init(np.int32(config.seed))
 
 
 def init_params(config: Config) -> Any:

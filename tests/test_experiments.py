@@ -25,7 +25,10 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     for cell in report["throughput"]:
         assert cell["examples_per_sec"] > 0
         assert cell["straightforward_flops_per_example"] > cell["xla_flops_per_example"]
-    assert len(report["wall_to_99"]["runs"]) == 1
+    (run,) = report["wall_to_99"]["runs"]
+    assert 0 < run["first_line_sec"] < run["wall_sec"]
+    assert 0 <= run["exit_sec"] < run["wall_sec"] - run["first_line_sec"]
+    assert "compile" in run["first_line"]
     text = out.read_text()
     assert "examples/s" in text and "Machine:" in text
 
