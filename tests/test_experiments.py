@@ -29,6 +29,9 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert 0 < run["first_line_sec"] < run["wall_sec"]
     assert 0 <= run["exit_sec"] < run["wall_sec"] - run["first_line_sec"]
     assert "compile" in run["first_line"]
+    # Compiled programs read back from the cache compute the same metrics.
+    (cached,) = report["wall_to_99_cached"]["runs"]
+    assert cached["last_epoch_line"].split()[:10] == run["last_epoch_line"].split()[:10]
     text = out.read_text()
     assert "examples/s" in text and "Machine:" in text
 
