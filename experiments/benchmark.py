@@ -105,9 +105,11 @@ def throughput(
 
 
 def compilation_cache_env(cache_dir: str | None) -> dict[str, str]:
-    """The environment for a run with JAX's persistent compilation cache in
-    ``cache_dir``, or with no cache at all (whatever the caller's environment
-    says) when it is ``None``."""
+    """A run's environment: JAX's persistent compilation cache in ``cache_dir``.
+
+    With ``None``, a cache directory named by the caller's environment is
+    dropped, so that the run compiles every program itself.
+    """
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     if cache_dir is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = cache_dir
