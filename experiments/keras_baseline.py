@@ -8,6 +8,12 @@ Same model (LSTM(128) -> RepeatVector -> LSTM(128) -> Dense softmax), same
 problems (jaxadd.data, numpy only) and the same one-hot float inputs and targets
 as the Keras example. Prints one JSON line: backend, batch_size, examples_per_sec.
 Needs only keras, numpy and the chosen backend: ``pip install -e .[compare]``.
+
+With ``--serve`` it compiles, prints one JSON line (``"ready"``, the examples
+per epoch) and then times one epoch for each line it reads on stdin, printing
+``{"seconds": ...}``, until stdin closes. The benchmark uses this to alternate
+Keras's epochs with jaxadd's, so that both sides of a ratio are timed on the
+same stretch of a shared machine rather than minutes apart.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ def main() -> None:
         "--examples", type=int, default=20_000, help="examples per timed epoch"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--serve", action="store_true", help="time one epoch per line on stdin"
+    )
     args = parser.parse_args()
 
     import keras
@@ -57,23 +66,26 @@ def main() -> None:
         ]
     )
     model.compile(loss="categorical_crossentropy", optimizer="adam")
-    model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)  # compiles
-    times = []
-    for _ in range(args.repeats):
+
+    def timed_epoch() -> float:
         start = time.perf_counter()
         model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
-        times.append(time.perf_counter() - start)
-    print(
-        json.dumps(
-            {
-                "backend": os.environ.get("KERAS_BACKEND", keras.backend.backend()),
-                "keras": keras.__version__,
-                "batch_size": args.batch_size,
-                "num_params": model.count_params(),
-                "examples_per_sec": len(x) / statistics.median(times),
-            }
-        )
-    )
+        return time.perf_counter() - start
+
+    timed_epoch()  # compiles
+    about = {
+        "backend": os.environ.get("KERAS_BACKEND", keras.backend.backend()),
+        "keras": keras.__version__,
+        "batch_size": args.batch_size,
+        "num_params": model.count_params(),
+    }
+    if args.serve:
+        print(json.dumps(dict(about, ready=True, examples=len(x))), flush=True)
+        for _ in sys.stdin:
+            print(json.dumps({"seconds": timed_epoch()}), flush=True)
+        return
+    times = [timed_epoch() for _ in range(args.repeats)]
+    print(json.dumps(dict(about, examples_per_sec=len(x) / statistics.median(times))))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,30 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
+# Stands in for a python with keras: on the JAX backend it serves epochs that
+# take one (reported) second each; on TensorFlow it fails to start.
+FAKE_KERAS_PYTHON = """#!{python}
+import json, os, sys
+if os.environ["KERAS_BACKEND"] == "tensorflow":
+    sys.exit("ModuleNotFoundError: No module named 'tensorflow'")
+examples = int([a for a in sys.argv if a.startswith("--examples=")][0].split("=")[1])
+print(json.dumps({{"ready": True, "examples": examples, "keras": "fake"}}), flush=True)
+for _ in sys.stdin:
+    print(json.dumps({{"seconds": 1.0}}), flush=True)
+"""
+
+
 def test_benchmark_tiny_writes_its_report(tmp_path):
     out = tmp_path / "benchmark.md"
-    run_script("experiments/benchmark.py", "--tiny", f"--out={out}")
+    fake_keras = tmp_path / "fake_keras_python"
+    fake_keras.write_text(FAKE_KERAS_PYTHON.format(python=sys.executable))
+    fake_keras.chmod(0o755)
+    run_script(
+        "experiments/benchmark.py",
+        "--tiny",
+        f"--out={out}",
+        f"--keras_python={fake_keras}",
+    )
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["matmul_peak_flops"] > 0
     assert report["generation"]["problems_per_sec"] > 0
@@ -34,6 +55,16 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert cached["last_epoch_line"].split()[:10] == run["last_epoch_line"].split()[:10]
     text = out.read_text()
     assert "examples/s" in text and "Machine:" in text
+    # Keras's epochs alternate with ours; a backend that cannot start is reported.
+    jax_rows = [k for k in report["keras"] if k["backend"] == "jax"]
+    assert [k["batch_size"] for k in jax_rows] == [32, 512]
+    for k in jax_rows:
+        assert k["examples_per_sec"] == 2_000  # the fake's 2,000 examples in 1 s
+        assert k["ratio_min"] <= k["ratio"] <= k["ratio_max"]
+        assert k["rounds"] == 2 and k["jaxadd_examples_per_sec"] > 0
+    errors = [k["error"] for k in report["keras"] if k["backend"] == "tensorflow"]
+    assert errors == ["ModuleNotFoundError: No module named 'tensorflow'"] * 2
+    assert "not run: ModuleNotFoundError" in text
 
 
 def test_table_tiny_writes_table_and_curves(tmp_path):
