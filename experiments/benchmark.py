@@ -170,42 +170,64 @@ def wall_to_target(
     }
 
 
+class KerasProcessError(RuntimeError):
+    """A Keras baseline process that died, hung or answered nonsense."""
+
+
 class KerasEpochs:
     """A ``keras_baseline.py --serve`` process: times one Keras epoch per call.
 
-    ``error`` holds the process's last stderr line when it could not start (no
-    keras, no tensorflow); the instance is then unusable.
+    Starting it waits for Keras to compile. Then ``about`` holds its ready line
+    (backend, keras version, batch size, examples per epoch); or, when it could
+    not start (no keras, no tensorflow), ``error`` holds its last stderr line
+    and the instance is unusable.
+
+    Args:
+      command: the baseline's command line, ``--serve`` included.
+      env: its environment (``KERAS_BACKEND`` picks the backend).
+      timeout: seconds to wait for the ready line and for each epoch.
     """
 
     def __init__(self, command: list[str], env: dict[str, str], timeout: float):
         self.timeout = timeout
-        self.error = None
+        self.error: str | None = None
         self.about: dict = {}
         self._stderr = tempfile.TemporaryFile("w+")
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=env,
-        )
         self._lines: queue.Queue = queue.Queue()
+        try:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                text=True,
+                env=env,
+            )
+        except OSError as error:  # say, no such python
+            self._process = None
+            self.error = str(error)
+            self._stderr.close()
+            return
         threading.Thread(target=self._read, daemon=True).start()
         line = self._next_line()
         if line is None or not line.get("ready"):
-            self.close()
             self._stderr.seek(0)
             last = self._stderr.read().strip().splitlines() or ["no ready line"]
             self.error = last[-1]
+            self.close()
         else:
             self.about = line
 
     def _read(self) -> None:
-        for line in self._process.stdout:
-            if line.startswith("{"):
-                self._lines.put(json.loads(line))
-        self._lines.put(None)
+        # None tells the waiting side that no more lines will come.
+        try:
+            for line in self._process.stdout:
+                if line.startswith("{"):
+                    self._lines.put(json.loads(line))
+        except ValueError:
+            pass
+        finally:
+            self._lines.put(None)
 
     def _next_line(self) -> dict | None:
         try:
@@ -214,27 +236,40 @@ class KerasEpochs:
             return None
 
     def epoch_seconds(self) -> float:
-        self._process.stdin.write("\n")
-        self._process.stdin.flush()
-        line = self._next_line()
-        if line is None:
-            raise RuntimeError("the Keras process stopped answering")
-        return line["seconds"]
+        """Has the process train one epoch; returns the seconds it measured."""
+        try:
+            self._process.stdin.write("\n")
+            self._process.stdin.flush()
+            return float(self._next_line()["seconds"])
+        except (OSError, TypeError, KeyError) as error:
+            raise KerasProcessError(
+                f"the Keras process stopped answering ({error!r})"
+            ) from error
 
     def close(self) -> None:
-        if self._process.stdin:
+        """Closes its stdin, which ends it; kills it if it does not end."""
+        if self._process is None:
+            return
+        try:
             self._process.stdin.close()
+        except OSError:
+            pass
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        self._stderr.close()
 
 
 def keras_epochs(
     python: str, backend: str, digits: int, batch_size: int, examples: int
 ) -> KerasEpochs:
-    """Starts (and waits for the compilation of) one Keras baseline process."""
+    """Starts one Keras baseline process and waits for it to compile.
+
+    Never raises for a baseline that cannot start: the returned instance has
+    ``error`` set instead.
+    """
     command = [
         python,
         str(ROOT / "experiments" / "keras_baseline.py"),
@@ -255,14 +290,23 @@ def paired_comparison(
 ) -> list[dict]:
     """jaxadd's epochs alternated with each Keras backend's, ``rounds`` times.
 
-    Each round times one epoch of every contestant, in an order that rotates
-    from round to round, on the same examples; so a slow or a quiet stretch of
-    the machine falls on all of them alike. Each Keras process was started and
-    compiled beforehand and waits, idle, while the others run.
+    Each round times one epoch of every contestant back to back, in an order
+    that rotates from round to round, on the same problems (the first rows of
+    ``split``); so each ratio compares timings taken seconds apart, not
+    minutes. Each Keras process was started and compiled beforehand and waits,
+    idle, while the others run. Give ``rounds`` as a multiple of the number of
+    contestants so that each takes each place in the order equally often.
+
+    Raises:
+      KerasProcessError: a Keras process stopped answering.
     """
     examples = {name: k.about["examples"] for name, k in keras.items()}
-    steps = max(5, max(examples.values(), default=0) // config.batch_size)
-    rows = steps * config.batch_size
+    # Whole batches of the problems Keras trains on (it also trains a last
+    # partial batch, and counts it).
+    available = min([len(split.queries), *examples.values()])
+    rows = available // config.batch_size * config.batch_size
+    if rows == 0:
+        raise ValueError(f"fewer than {config.batch_size} problems to compare on")
     queries = jnp.asarray(split.queries[:rows])
     answers = jnp.asarray(split.answers[:rows])
     state = train.create_train_state(config)
@@ -306,6 +350,7 @@ def paired_comparison(
                 "batch_size": config.batch_size,
                 "rounds": rounds,
                 "examples": examples[name],
+                "jaxadd_examples": rows,
                 "examples_per_sec": statistics.median(rates[name]),
                 "jaxadd_examples_per_sec": statistics.median(rates["jaxadd"]),
                 "ratio": statistics.median(per_round),
@@ -345,8 +390,9 @@ def keras_comparison(keras_python: str, tiny: bool) -> list[dict]:
             continue
         try:
             config = Config(digits=digits, batch_size=batch_size)
-            results = paired_comparison(config, split, keras, 2 if tiny else 7)
-        except RuntimeError as error:  # a Keras process died: keep the rest
+            rounds = (1 if tiny else 2) * (1 + len(keras))
+            results = paired_comparison(config, split, keras, rounds)
+        except KerasProcessError as error:  # still compare at the other batch size
             results = [
                 {"backend": backend, "batch_size": batch_size, "error": str(error)}
                 for backend in keras

@@ -6,11 +6,13 @@ Runs in its own process because Keras picks its backend at import time::
 
 Same model (LSTM(128) -> RepeatVector -> LSTM(128) -> Dense softmax), same
 problems (jaxadd.data, numpy only) and the same one-hot float inputs and targets
-as the Keras example. Prints one JSON line: backend, batch_size, examples_per_sec.
+as the Keras example. Prints one JSON line: backend, keras (its version),
+batch_size, num_params and examples_per_sec (median of ``--repeats`` epochs).
 Needs only keras, numpy and the chosen backend: ``pip install -e .[compare]``.
 
-With ``--serve`` it compiles, prints one JSON line (``"ready"``, the examples
-per epoch) and then times one epoch for each line it reads on stdin, printing
+With ``--serve`` it compiles, prints one JSON line (the same fields, with
+``"ready": true`` and the examples per epoch instead of a rate) and then times
+one epoch for each line it reads on stdin, printing
 ``{"seconds": ...}``, until stdin closes. The benchmark uses this to alternate
 Keras's epochs with jaxadd's, so that both sides of a ratio are timed on the
 same stretch of a shared machine rather than minutes apart.
@@ -41,7 +43,7 @@ def main() -> None:
     parser.add_argument(
         "--examples", type=int, default=20_000, help="examples per timed epoch"
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="without --serve")
     parser.add_argument(
         "--serve", action="store_true", help="time one epoch per line on stdin"
     )

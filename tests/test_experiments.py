@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -16,15 +18,21 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
-# Stands in for a python with keras: on the JAX backend it serves epochs that
-# take one (reported) second each; on TensorFlow it fails to start.
+# Stands in for a python with keras (the shebang names this interpreter). It
+# checks the arguments the benchmark passes; on the JAX backend it serves epochs
+# that take one (reported) second each, at batch 512 only one, then it dies; on
+# TensorFlow it cannot start.
 FAKE_KERAS_PYTHON = """#!{python}
 import json, os, sys
+args = dict(a.lstrip("-").partition("=")[::2] for a in sys.argv[2:])
+assert "serve" in args and args["digits"] == "2", sys.argv
 if os.environ["KERAS_BACKEND"] == "tensorflow":
     sys.exit("ModuleNotFoundError: No module named 'tensorflow'")
-examples = int([a for a in sys.argv if a.startswith("--examples=")][0].split("=")[1])
+examples = int(args["examples"])
 print(json.dumps({{"ready": True, "examples": examples, "keras": "fake"}}), flush=True)
-for _ in sys.stdin:
+for served, _ in enumerate(sys.stdin):
+    if args["batch_size"] == "512" and served == 1:
+        sys.exit(1)
     print(json.dumps({{"seconds": 1.0}}), flush=True)
 """
 
@@ -55,15 +63,23 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert cached["last_epoch_line"].split()[:10] == run["last_epoch_line"].split()[:10]
     text = out.read_text()
     assert "examples/s" in text and "Machine:" in text
-    # Keras's epochs alternate with ours; a backend that cannot start is reported.
-    jax_rows = [k for k in report["keras"] if k["backend"] == "jax"]
-    assert [k["batch_size"] for k in jax_rows] == [32, 512]
-    for k in jax_rows:
-        assert k["examples_per_sec"] == 2_000  # the fake's 2,000 examples in 1 s
-        assert k["ratio_min"] <= k["ratio"] <= k["ratio_max"]
-        assert k["rounds"] == 2 and k["jaxadd_examples_per_sec"] > 0
-    errors = [k["error"] for k in report["keras"] if k["backend"] == "tensorflow"]
-    assert errors == ["ModuleNotFoundError: No module named 'tensorflow'"] * 2
+    # Keras's epochs alternate with ours; a backend that cannot start, or that
+    # stops answering, is reported.
+    rows = {(k["backend"], k["batch_size"]): k for k in report["keras"]}
+    assert sorted(rows) == sorted(
+        (backend, batch) for backend in ("jax", "tensorflow") for batch in (32, 512)
+    )
+    timed = rows["jax", 32]
+    assert timed["examples_per_sec"] == 2_000  # the fake's 2,000 examples in 1 s
+    assert timed["jaxadd_examples"] == 2_000 // 32 * 32  # whole batches of them
+    assert timed["rounds"] == 2
+    # jaxadd / Keras, per round; the fake's rate is the same in every round.
+    assert timed["ratio"] == pytest.approx(timed["jaxadd_examples_per_sec"] / 2_000)
+    assert "stopped answering" in rows["jax", 512]["error"]
+    for batch in (32, 512):
+        assert rows["tensorflow", batch]["error"] == (
+            "ModuleNotFoundError: No module named 'tensorflow'"
+        )
     assert "not run: ModuleNotFoundError" in text
 
 
