@@ -80,10 +80,10 @@ class Config:
     val_fraction: float = 0.1
     epochs: int = 4
     curriculum_epochs: int = 0
-    batch_size: int = 128
+    batch_size: int = 64
     hidden_size: int = 128
     num_layers: int = 1
-    learning_rate: float = 2e-2
+    learning_rate: float = 1e-2
     lr_schedule: str = "cosine"
     sampling: str = "seed"
     carry_fraction: float = 0.0
