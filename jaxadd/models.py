@@ -18,14 +18,15 @@ recurrent kernel, bias; gates ordered i, f, g, o), hence the same 205,324 count
 for digits=3, H=128, one decoder layer.
 
 The recurrence's backward pass is written by hand (``_cell_backward``, checked
-against autodiff of the plain equations in tests/test_models.py). Autodiff of
-the unrolled scan gives XLA a graph in which it recomputes the cell-state
-gradient inside every later consumer instead of storing it, work that grows
-with the square of the sequence length, and it computes the recurrent kernel's
-gradient as one small matmul per step. The hand-written pass stores each step's
-gate gradients and finishes with a single matmul over all steps. Same
-parameters, same forward values bit for bit; the gradients differ only in
-float rounding.
+against autodiff of the textbook equations in tests/test_models.py). From
+autodiff of the unrolled scan, XLA fused the cell-state gradient's chain of
+elementwise products into each earlier step's fusions and recomputed it there
+instead of storing it once (work that grows with the square of the sequence
+length), and it took the recurrent kernel's gradient as one small matmul per
+step. The hand-written pass stores each step's gate gradients and finishes
+with one matmul over all steps. Parameters and forward values are those of
+the autodiff version; gradients differ in float rounding only. Forward-mode
+differentiation (``jax.jvp``) of the model is not defined.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _scanned_cell(hidden_size: int, unroll: bool) -> nn.Module:
 
 
 def _run_cell(cell: nn.Module, projection: jax.Array):
+    """Runs the scan from a zero state; returns ``(hs, cs, i, f, g, o)``.
+
+    Each is ``[T, B, H]``: the hidden and cell states and the four gates after
+    their activation, for every step.
+    """
     batch, hidden = projection.shape[1], projection.shape[-1] // 4
     zeros = jnp.zeros((batch, hidden), projection.dtype)
     _, outputs = cell((zeros, zeros), projection)
@@ -96,16 +102,30 @@ def _cell_forward_with_residuals(cell: nn.Module, projection: jax.Array):
 
 
 def _cell_backward(unroll: bool, residuals, hidden_grads: jax.Array):
-    """The recurrence's backward pass, written out (see ``LSTM``)."""
-    (hs, cs, i, f, g, o), kernel = residuals
+    """Hand-written VJP of the scanned recurrence (see the module docstring).
+
+    Args:
+      unroll: unroll the reverse scan as the forward one is.
+      residuals: ``((hs, cs, i, f, g, o), kernel)`` from ``_run_cell`` and the
+        recurrent kernel ``[H, 4H]``.
+      hidden_grads: the loss's gradient with respect to the hidden states
+        ``[T, B, H]`` the cell returned.
+
+    Returns:
+      The recurrent kernel's gradient as a Flax variable tree, and the gradient
+      with respect to the input projection ``[T, B, 4H]``.
+    """
+    (hs, cs, *gates), kernel = residuals
     previous_cs = jnp.concatenate([jnp.zeros_like(cs[:1]), cs[:-1]])
 
     def step(carry, xs):
+        # carry: what reaches h_t and c_t from step t + 1.
         dh, dc = carry
-        dy, c, c_prev, i, f, g, o = xs
-        dh = dh + dy
+        dh_output, c, c_prev, i, f, g, o = xs
+        dh = dh + dh_output
         tanh_c = jnp.tanh(c)
         dc = dc + dh * o * (1 - tanh_c * tanh_c)
+        # i, f, g, o are activations: sigmoid' = s (1 - s), tanh' = 1 - g ** 2.
         gate_grads = jnp.concatenate(
             [
                 dc * g * i * (1 - i),
@@ -115,23 +135,22 @@ def _cell_backward(unroll: bool, residuals, hidden_grads: jax.Array):
             ],
             axis=-1,
         )
+        # To h_{t-1} through the recurrent kernel, to c_{t-1} through f.
         return (gate_grads @ kernel.T, dc * f), gate_grads
 
     zeros = jnp.zeros_like(hs[0])
     _, gate_grads = jax.lax.scan(
         step,
         (zeros, zeros),
-        (hidden_grads, cs, previous_cs, i, f, g, o),
+        (hidden_grads, cs, previous_cs, *gates),
         reverse=True,
         unroll=unroll,
     )
-    # The first step's h @ W_h had h = 0, so its term of the kernel's gradient
-    # is zero; the rest is one [H, (T-1)*B] x [(T-1)*B, 4H] matmul.
-    length, batch, hidden = hs.shape
-    kernel_grad = jnp.dot(
-        hs[:-1].reshape((length - 1) * batch, hidden).T,
-        gate_grads[1:].reshape((length - 1) * batch, 4 * hidden),
-    )
+    # Step 0's h @ W_h had h = 0, so it adds nothing to the kernel's gradient;
+    # the other steps' terms are one matmul that contracts time and batch
+    # together. (An einsum, not a reshape to [T*B, ...]: merging the time axis
+    # with the sharded batch axis would make XLA gather whole batches.)
+    kernel_grad = jnp.einsum("tbh,tbg->hg", hs[:-1], gate_grads[1:])
     return {"params": {"recurrent": {"kernel": kernel_grad}}}, gate_grads
 
 

@@ -1,7 +1,5 @@
 """The encoder -> repeat -> decoder network."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import pytest
@@ -73,9 +71,12 @@ def test_outputs_and_gradients_match_the_textbook_lstm(unroll, num_layers):
     config = Config(digits=3, hidden_size=16, num_layers=num_layers)
     params = train.init_params(config)
     model = train.make_model(config, unroll=unroll)
-    queries = jax.random.randint(jax.random.key(1), (8, 7), 0, data.VOCAB_SIZE)
+    batch, query_len, answer_len = 8, data.query_len(3), data.answer_len(3)
+    queries = jax.random.randint(
+        jax.random.key(1), (batch, query_len), 0, data.VOCAB_SIZE
+    )
     query_one_hot = jax.nn.one_hot(queries, data.VOCAB_SIZE)
-    weights = jax.random.normal(jax.random.key(2), (8, 4, data.VOCAB_SIZE))
+    weights = jax.random.normal(jax.random.key(2), (batch, answer_len, data.VOCAB_SIZE))
 
     def loss(params, forward):
         return jnp.sum(jnp.sin(forward(params)) * weights)
@@ -84,13 +85,17 @@ def test_outputs_and_gradients_match_the_textbook_lstm(unroll, num_layers):
         return model.apply({"params": p}, query_one_hot)
 
     def textbook(p):
-        return _textbook_model(p, query_one_hot, 4, num_layers)
+        return _textbook_model(p, query_one_hot, answer_len, num_layers)
 
-    assert jnp.allclose(ours(params), textbook(params), atol=1e-6)
-    grads = jax.grad(loss)(params, ours)
-    expected = jax.grad(loss)(params, textbook)
-    for path, grad in jax.tree_util.tree_leaves_with_path(grads):
-        want = functools.reduce(lambda tree, key: tree[key.key], path, expected)
+    # Full float32 matmuls, so that the tolerances hold on GPU and TPU too.
+    with jax.default_matmul_precision("highest"):
+        assert jnp.allclose(ours(params), textbook(params), atol=1e-6)
+        grads = jax.grad(loss)(params, ours)
+        expected = jax.grad(loss)(params, textbook)
+    assert jax.tree.structure(grads) == jax.tree.structure(expected)
+    for (path, grad), want in zip(
+        jax.tree_util.tree_leaves_with_path(grads), jax.tree.leaves(expected)
+    ):
         scale = float(jnp.max(jnp.abs(want)))
         assert scale > 0, jax.tree_util.keystr(path)
         assert jnp.allclose(grad, want, atol=1e-5 * scale), jax.tree_util.keystr(path)

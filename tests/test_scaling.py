@@ -42,7 +42,8 @@ TINY_FLAGS = [
 ]
 MAIN = ("-m", "jaxadd.main")
 # Compiles one epoch on every device there is and reports what each device
-# gathers per step, and whether gradients are summed across devices.
+# gathers per step, whether gradients are summed across devices, and which
+# other collectives the step has (none should move activations between devices).
 SHARDING_PROBE = r"""
 import json, re
 import jax
@@ -61,8 +62,10 @@ epoch = train.make_train_epoch(mesh, config.batch_size)
 key = train.epoch_key(0, 1)
 hlo = epoch.lower(state, queries, answers, key).compile().as_text()
 rows = re.findall(r"= s32\[(\d+)[,\]][^\n]*? gather\(", hlo)
+others = ("all-gather", "all-to-all", "collective-permute", "reduce-scatter")
 print(json.dumps({"gathered_rows": sorted({int(r) for r in rows}),
-                  "all_reduce": "all-reduce" in hlo}))
+                  "all_reduce": "all-reduce" in hlo,
+                  "other_collectives": [op for op in others if op in hlo]}))
 """
 COMPARED = ("step", "train_loss", "val_loss", "val_char_accuracy", "val_exact_accuracy")
 TIMEOUT_SEC = 300
@@ -203,7 +206,7 @@ def test_each_of_four_devices_trains_on_a_quarter_of_each_batch(runs):
     probe = json.loads(runs["probe"].stdout)
     # Batches of 32 over 4 devices: each device gathers its own 8 rows (never
     # the whole batch) and the gradients are all-reduced.
-    assert probe == {"gathered_rows": [8], "all_reduce": True}
+    assert probe == {"gathered_rows": [8], "all_reduce": True, "other_collectives": []}
 
 
 def test_four_devices_match_one_device(runs):
