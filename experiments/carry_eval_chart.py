@@ -53,11 +53,12 @@ def draw_chart(reports: list[dict], labels: list[str], out: str) -> None:
     ax.set_ylabel("exact match (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Held-out exact match by longest carry chain")
-    ax.legend(fontsize="small", loc="lower left")
+    # Below the axes: inside, it would hide the bars it names.
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
