@@ -191,25 +191,33 @@ def wall_to_target(
     }
 
 
-class KerasProcessError(RuntimeError):
-    """A Keras baseline process that died, hung or answered nonsense."""
+class EpochServerError(RuntimeError):
+    """An epoch-serving process that died, hung or answered nonsense."""
 
 
-class KerasEpochs:
-    """A ``keras_baseline.py --serve`` process: times one Keras epoch per call.
+class EpochServer:
+    """A process that trains, and times, one epoch each time it is asked.
 
-    Starting it waits for Keras to compile. Then ``about`` holds its ready line
-    (backend, keras version, batch size, examples per epoch); or, when it could
-    not start (no keras, no tensorflow), ``error`` holds its last stderr line
-    and the instance is unusable.
+    It is ``keras_baseline.py --serve`` (Keras on one backend) or this script's
+    ``--serve`` (jaxadd in a process of its own, for a device count that this
+    process, its JAX backend already started, cannot have). Starting it waits
+    for it to compile. Then ``about`` holds its ready line (at least the
+    examples per epoch); or, when it could not start (no keras, no
+    tensorflow), ``error`` holds its last stderr line and the instance is
+    unusable.
 
     Args:
-      command: the baseline's command line, ``--serve`` included.
-      env: its environment (``KERAS_BACKEND`` picks the backend).
+      name: what it runs, for error messages ("Keras on tensorflow").
+      command: its command line, ``--serve`` included.
+      env: its environment (``KERAS_BACKEND`` picks Keras's backend,
+        ``JAX_NUM_CPU_DEVICES`` jaxadd's CPU devices).
       timeout: seconds to wait for the ready line and for each epoch.
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], timeout: float):
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], timeout: float
+    ):
+        self.name = name
         self.timeout = timeout
         self.error: str | None = None
         self.about: dict = {}
@@ -263,8 +271,8 @@ class KerasEpochs:
             self._process.stdin.flush()
             return float(self._next_line()["seconds"])
         except (OSError, TypeError, KeyError) as error:
-            raise KerasProcessError(
-                f"the Keras process stopped answering ({error!r})"
+            raise EpochServerError(
+                f"the {self.name} process stopped answering ({error!r})"
             ) from error
 
     def close(self) -> None:
@@ -285,7 +293,7 @@ class KerasEpochs:
 
 def keras_epochs(
     python: str, backend: str, digits: int, batch_size: int, examples: int
-) -> KerasEpochs:
+) -> EpochServer:
     """Starts one Keras baseline process and waits for it to compile.
 
     Never raises for a baseline that cannot start: the returned instance has
@@ -300,28 +308,78 @@ def keras_epochs(
         f"--examples={examples}",
     ]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    return KerasEpochs(command, env, timeout=600)
+    return EpochServer(f"Keras on {backend}", command, env, timeout=600)
+
+
+def jaxadd_epochs(
+    cpu_devices: int, digits: int, batch_size: int, examples: int
+) -> EpochServer:
+    """Starts jaxadd on ``cpu_devices`` CPU devices in a process of its own.
+
+    It trains on the problems ``keras_epochs`` would, and never raises for a
+    process that cannot start: the returned instance has ``error`` set instead.
+    """
+    command = [
+        sys.executable,
+        str(ROOT / "experiments" / "benchmark.py"),
+        "--serve",
+        f"--digits={digits}",
+        f"--batch_size={batch_size}",
+        f"--examples={examples}",
+    ]
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(cpu_devices))
+    return EpochServer(
+        f"jaxadd on {cpu_devices} CPU devices", command, env, timeout=600
+    )
+
+
+def comparison_split(digits: int, examples: int) -> data.Split:
+    """The problems ``keras_baseline.py`` trains on (its first ``examples``)."""
+    split, _ = data.make_splits(examples + 1, digits, True, 0.0, 0)
+    return split
+
+
+def serve_epochs(digits: int, batch_size: int, examples: int) -> None:
+    """``--serve``: like ``keras_baseline.py --serve``, for jaxadd's default model.
+
+    Trains whole batches of the comparison problems on every device of this
+    process (``JAX_NUM_CPU_DEVICES`` sets how many a CPU backend has).
+    """
+    split = comparison_split(digits, examples)
+    rows = min(examples, len(split.queries)) // batch_size * batch_size
+    config = Config(digits=digits, batch_size=batch_size)
+    timed_epoch, _ = epoch_timer(
+        config, jnp.asarray(split.queries[:rows]), jnp.asarray(split.answers[:rows])
+    )
+    about = {"ready": True, "devices": jax.device_count(), "examples": rows}
+    print(json.dumps(about), flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"seconds": timed_epoch()}), flush=True)
 
 
 def paired_comparison(
     config: Config,
     split: data.Split,
-    keras: dict[str, KerasEpochs],
+    servers: dict[str, EpochServer],
     rounds: int,
-) -> list[dict]:
-    """jaxadd's epochs alternated with each Keras backend's, ``rounds`` times.
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """jaxadd's epochs alternated with every server's, ``rounds`` times.
 
     Each round times one epoch of every contestant back to back, in an order
     that rotates from round to round, on the same problems (the first rows of
     ``split``); so each ratio compares timings taken seconds apart, not
-    minutes. Each Keras process was started and compiled beforehand and waits,
-    idle, while the others run. Give ``rounds`` as a multiple of the number of
+    minutes. Each server was started and compiled beforehand and waits, idle,
+    while the others run. Give ``rounds`` as a multiple of the number of
     contestants so that each takes each place in the order equally often.
 
+    Returns:
+      By contestant (``"jaxadd"``, this process, and the names of
+      ``servers``): the examples/s of each round, and the examples an epoch.
+
     Raises:
-      KerasProcessError: a Keras process stopped answering.
+      EpochServerError: a server stopped answering.
     """
-    examples = {name: k.about["examples"] for name, k in keras.items()}
+    examples = {name: server.about["examples"] for name, server in servers.items()}
     # Whole batches of the problems Keras trains on (it also trains a last
     # partial batch, and counts it).
     available = min([len(split.queries), *examples.values()])
@@ -332,7 +390,7 @@ def paired_comparison(
     answers = jnp.asarray(split.answers[:rows])
     our_epoch_seconds, _ = epoch_timer(config, queries, answers)
     contestants = {"jaxadd": our_epoch_seconds}
-    contestants.update({name: k.epoch_seconds for name, k in keras.items()})
+    contestants.update({name: s.epoch_seconds for name, s in servers.items()})
     examples["jaxadd"] = rows
     seconds: dict[str, list[float]] = {name: [] for name in contestants}
     names = list(contestants)
@@ -343,39 +401,35 @@ def paired_comparison(
     rates = {
         name: [examples[name] / t for t in times] for name, times in seconds.items()
     }
-    results = []
-    for name, k in keras.items():
-        per_round = [
-            ours / theirs for ours, theirs in zip(rates["jaxadd"], rates[name])
-        ]
-        results.append(
-            {
-                "backend": name,
-                "keras": k.about["keras"],
-                "batch_size": config.batch_size,
-                "rounds": rounds,
-                "examples": examples[name],
-                "jaxadd_examples": rows,
-                "examples_per_sec": statistics.median(rates[name]),
-                "jaxadd_examples_per_sec": statistics.median(rates["jaxadd"]),
-                "ratio": statistics.median(per_round),
-                "ratio_min": min(per_round),
-                "ratio_max": max(per_round),
-            }
-        )
-    return results
+    return rates, examples
 
 
-def keras_comparison(keras_python: str, tiny: bool) -> list[dict]:
+def ratio_fields(ours: list[float], theirs: list[float], prefix: str) -> dict:
+    """Median, min and max over rounds of ours / theirs, keys ``prefix...``."""
+    per_round = [a / b for a, b in zip(ours, theirs)]
+    return {
+        f"{prefix}examples_per_sec": statistics.median(ours),
+        f"{prefix}ratio": statistics.median(per_round),
+        f"{prefix}ratio_min": min(per_round),
+        f"{prefix}ratio_max": max(per_round),
+    }
+
+
+def keras_comparison(
+    keras_python: str, tiny: bool, split_cpu_devices: int
+) -> list[dict]:
     """``paired_comparison`` at batch 32 and 512, Keras on JAX and TensorFlow.
 
-    A backend that cannot start (say, no tensorflow in ``keras_python``), or
-    a batch size whose comparison fails, gets rows with the error instead.
+    One row per Keras backend and batch size: its examples/s and, measured in
+    the same rounds, jaxadd's on this process's devices (keys ``jaxadd_...``
+    and ``jaxadd_ratio...``) and, with ``split_cpu_devices`` > 1, on that many
+    CPU devices (keys ``split_cpu_...``). A backend that cannot start
+    (say, no tensorflow in ``keras_python``), or a batch size whose comparison
+    fails, gets a row with the error instead.
     """
     digits = 2 if tiny else 3
     examples = 2_000 if tiny else 20_000
-    # The problems keras_baseline.py trains on, so both train on the same ones.
-    split, _ = data.make_splits(examples + 1, digits, True, 0.0, 0)
+    split = comparison_split(digits, examples)
     rows = []
     for batch_size in (32, 512):
         keras = {}
@@ -393,17 +447,46 @@ def keras_comparison(keras_python: str, tiny: bool) -> list[dict]:
                 keras[backend] = server
         if not keras:
             continue
+        servers = dict(keras)
+        split_cpu_error = None
+        if split_cpu_devices > 1:
+            ours = jaxadd_epochs(split_cpu_devices, digits, batch_size, examples)
+            if ours.error:
+                split_cpu_error = ours.error
+            else:
+                servers["split_cpu"] = ours
         try:
             config = Config(digits=digits, batch_size=batch_size)
-            rounds = (1 if tiny else 2) * (1 + len(keras))
-            results = paired_comparison(config, split, keras, rounds)
-        except KerasProcessError as error:  # still compare at the other batch size
+            rounds = (1 if tiny else 2) * (1 + len(servers))
+            rates, counts = paired_comparison(config, split, servers, rounds)
+            results = []
+            for backend, server in keras.items():
+                row = {
+                    "backend": backend,
+                    "keras": server.about["keras"],
+                    "batch_size": batch_size,
+                    "rounds": rounds,
+                    "examples": counts[backend],
+                    "jaxadd_examples": counts["jaxadd"],
+                    "examples_per_sec": statistics.median(rates[backend]),
+                    **ratio_fields(rates["jaxadd"], rates[backend], "jaxadd_"),
+                }
+                if "split_cpu" in servers:
+                    # As the process counted them, not as asked.
+                    row["split_cpu_devices"] = servers["split_cpu"].about["devices"]
+                    row.update(
+                        ratio_fields(rates["split_cpu"], rates[backend], "split_cpu_")
+                    )
+                elif split_cpu_error:
+                    row["split_cpu_error"] = split_cpu_error
+                results.append(row)
+        except EpochServerError as error:  # still compare at the other batch size
             results = [
                 {"backend": backend, "batch_size": batch_size, "error": str(error)}
                 for backend in keras
             ]
         finally:
-            for server in keras.values():
+            for server in servers.values():
                 server.close()
         for result in results:
             print(json.dumps(result), flush=True)
@@ -416,7 +499,24 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--keras_python", help="a python that has keras installed")
     parser.add_argument("--out", default=str(common.RESULTS / "benchmark.md"))
+    parser.add_argument(
+        "--cpu_devices",
+        type=int,
+        default=2,
+        help="on a CPU backend, also measure jaxadd split into this many CPU "
+        "devices (jaxadd.main --cpu_devices); 1 skips it",
+    )
+    serve = parser.add_argument_group("--serve (used by the benchmark itself)")
+    serve.add_argument(
+        "--serve", action="store_true", help="time one epoch per line on stdin"
+    )
+    serve.add_argument("--digits", type=int, default=3)
+    serve.add_argument("--batch_size", type=int, default=32)
+    serve.add_argument("--examples", type=int, default=20_000)
     args = parser.parse_args()
+    if args.serve:
+        serve_epochs(args.digits, args.batch_size, args.examples)
+        return
 
     tiny = args.tiny
     digits_list = [2] if tiny else [3, 5]
@@ -489,10 +589,17 @@ def main() -> None:
             target_flags, seeds, timeout=900, cache_dir=cache_dir
         )
     print(json.dumps(report["wall_to_99_cached"]), flush=True)
+    # Splitting is for a CPU backend only: elsewhere the devices are real.
+    split_cpu_devices = args.cpu_devices if info["backend"] == "cpu" else 1
+    if split_cpu_devices > 1:
+        report["wall_to_99_split_cpu"] = wall_to_target(
+            [*target_flags, f"--cpu_devices={split_cpu_devices}"], seeds, timeout=900
+        )
+        print(json.dumps(report["wall_to_99_split_cpu"]), flush=True)
 
     report["keras"] = []
     if args.keras_python:
-        report["keras"] = keras_comparison(args.keras_python, tiny)
+        report["keras"] = keras_comparison(args.keras_python, tiny, split_cpu_devices)
 
     out = pathlib.Path(args.out)
     common.write_json(out.with_suffix(".json"), report)
@@ -577,6 +684,16 @@ def render(report: dict) -> str:
     ]
     lines += _wall_run_lines(cached["runs"])
     lines.append("")
+    split_wall = report.get("wall_to_99_split_cpu")
+    if split_wall:
+        lines += [
+            f"The CPU split into devices, `{split_wall['flags'][-1]}` (no cache): "
+            f"median **{split_wall['median_wall_sec']:.1f} s**; all reached 99%: "
+            f"{split_wall['all_reached']}.",
+            "",
+        ]
+        lines += _wall_run_lines(split_wall["runs"])
+        lines.append("")
     if report["keras"]:
         timed = [k for k in report["keras"] if "error" not in k]
         problems = f"{timed[0]['examples']:,} " if timed else ""
@@ -592,36 +709,54 @@ def render(report: dict) -> str:
             "encoded as in the Keras example; examples/s counts the whole epoch.",
             "",
         ]
+        split = next((k for k in timed if "split_cpu_devices" in k), None)
+        header = [
+            "Keras backend",
+            "batch",
+            "Keras examples/s",
+            "jaxadd examples/s, same rounds",
+            "jaxadd / Keras",
+        ]
+        if split:
+            lines += [
+                f"jaxadd also runs split into {split['split_cpu_devices']} CPU "
+                f"devices (`--cpu_devices={split['split_cpu_devices']}`), in a "
+                "process of its own that takes its turn in the same rounds.",
+                "",
+            ]
+            header += [
+                f"jaxadd on {split['split_cpu_devices']} CPU devices, examples/s",
+                "it / Keras",
+            ]
         rows = []
         for k in report["keras"]:
             if "error" in k:
                 rows.append(
                     [k["backend"], k["batch_size"], "-", "-", f"not run: {k['error']}"]
+                    + ["-"] * (len(header) - 5)
                 )
                 continue
-            rows.append(
-                [
-                    f"{k['backend']} (keras {k['keras']})",
-                    k["batch_size"],
-                    f"{k['examples_per_sec']:,.0f}",
-                    f"{k['jaxadd_examples_per_sec']:,.0f}",
-                    f"**{k['ratio']:.2f}x** ({k['ratio_min']:.2f}-"
-                    f"{k['ratio_max']:.2f}x over {k['rounds']} rounds)",
-                ]
-            )
-        lines.append(
-            common.markdown_table(
-                [
-                    "Keras backend",
-                    "batch",
-                    "Keras examples/s",
-                    "jaxadd examples/s, same rounds",
-                    "jaxadd / Keras",
-                ],
-                rows,
-            )
-        )
+            row = [
+                f"{k['backend']} (keras {k['keras']})",
+                k["batch_size"],
+                f"{k['examples_per_sec']:,.0f}",
+                *_ratio_cells(k, "jaxadd_"),
+            ]
+            if split and "split_cpu_examples_per_sec" in k:
+                row += _ratio_cells(k, "split_cpu_")
+            elif split:
+                row += ["-", f"not run: {k.get('split_cpu_error', '')}"]
+            rows.append(row)
+        lines.append(common.markdown_table(header, rows))
     return "\n".join(lines) + "\n"
+
+
+def _ratio_cells(row: dict, prefix: str) -> list[str]:
+    return [
+        f"{row[prefix + 'examples_per_sec']:,.0f}",
+        f"**{row[prefix + 'ratio']:.2f}x** ({row[prefix + 'ratio_min']:.2f}-"
+        f"{row[prefix + 'ratio_max']:.2f}x over {row['rounds']} rounds)",
+    ]
 
 
 def _wall_run_lines(runs: list[dict]) -> list[str]:

@@ -72,9 +72,20 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     timed = rows["jax", 32]
     assert timed["examples_per_sec"] == 2_000  # the fake's 2,000 examples in 1 s
     assert timed["jaxadd_examples"] == 2_000 // 32 * 32  # whole batches of them
-    assert timed["rounds"] == 2
+    # Three contestants: jaxadd here, jaxadd on 2 CPU devices, Keras on jax.
+    assert timed["rounds"] == 3
     # jaxadd / Keras, per round; the fake's rate is the same in every round.
-    assert timed["ratio"] == pytest.approx(timed["jaxadd_examples_per_sec"] / 2_000)
+    for prefix in ("jaxadd_", "split_cpu_"):
+        ours = timed[prefix + "examples_per_sec"]
+        assert ours > 0
+        assert timed[prefix + "ratio"] == pytest.approx(ours / 2_000)
+    assert timed["split_cpu_devices"] == 2
+    # --cpu_devices=2 reaches main: its first line counts 2 devices.
+    (split_run,) = report["wall_to_99_split_cpu"]["runs"]
+    assert report["wall_to_99_split_cpu"]["flags"][-1] == "--cpu_devices=2"
+    assert "2 device(s) [cpu]" in split_run["first_line"]
+    assert "1 device(s) [cpu]" in run["first_line"]
+    assert "on 2 CPU devices" in text
     assert "stopped answering" in rows["jax", 512]["error"]
     for batch in (32, 512):
         assert rows["tensorflow", batch]["error"] == (

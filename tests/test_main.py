@@ -66,6 +66,8 @@ def test_tiny_run_writes_config_and_metrics(tmp_path):
         ("--seed=-1", "seed must be in 0..2147483647"),
         ("--seed=2147483648", "seed must be in 0..2147483647"),
         ("--digits=abc", "digits"),
+        ("--cpu_devices=0", "cpu_devices must be >= 1, got 0"),
+        ("--cpu_devices=3", "batch_size 8 does not divide evenly over 3 devices"),
     ],
 )
 def test_bad_flag_exits_with_one_clear_line(flag, message):
@@ -77,3 +79,22 @@ def test_bad_flag_exits_with_one_clear_line(flag, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_cpu_devices_splits_the_cpu_and_keeps_the_metrics(tmp_path):
+    # 1 device, then the CPU split into 2: the data order depends on the seed
+    # alone, so only float rounding (the gradient all-reduce) may differ.
+    metrics = {}
+    for count in (1, 2):
+        workdir = tmp_path / f"devices{count}"
+        result = run_main(*TINY_FLAGS, f"--workdir={workdir}", f"--cpu_devices={count}")
+        assert result.returncode == 0, result.stderr
+        assert f"{count} device(s) [cpu]" in result.stdout
+        info = json.loads((workdir / "config.json").read_text())
+        assert len(info["devices"]) == count
+        lines = (workdir / "metrics.jsonl").read_text().splitlines()
+        metrics[count] = [json.loads(line) for line in lines]
+    for one, two in zip(metrics[1], metrics[2], strict=True):
+        assert two["step"] == one["step"]
+        assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-4)
+        assert two["val_loss"] == pytest.approx(one["val_loss"], rel=1e-4)
