@@ -333,9 +333,11 @@ def jaxadd_epochs(
     )
 
 
-def comparison_split(digits: int, examples: int) -> data.Split:
+def comparison_split(digits: int, examples: int, batch_size: int) -> data.Split:
     """The problems ``keras_baseline.py`` trains on (its first ``examples``)."""
-    split, _ = data.make_splits(examples + 1, digits, True, 0.0, 0)
+    # keras_baseline.py's own formula, so that both draw the same problems.
+    size = max(examples + 1, 2 * batch_size)
+    split, _ = data.make_splits(size, digits, True, 0.0, 0)
     return split
 
 
@@ -345,7 +347,7 @@ def serve_epochs(digits: int, batch_size: int, examples: int) -> None:
     Trains whole batches of the comparison problems on every device of this
     process (``JAX_NUM_CPU_DEVICES`` sets how many a CPU backend has).
     """
-    split = comparison_split(digits, examples)
+    split = comparison_split(digits, examples, batch_size)
     rows = min(examples, len(split.queries)) // batch_size * batch_size
     config = Config(digits=digits, batch_size=batch_size)
     timed_epoch, _ = epoch_timer(
@@ -429,9 +431,9 @@ def keras_comparison(
     """
     digits = 2 if tiny else 3
     examples = 2_000 if tiny else 20_000
-    split = comparison_split(digits, examples)
     rows = []
     for batch_size in (32, 512):
+        split = comparison_split(digits, examples, batch_size)
         keras = {}
         for backend in ("jax", "tensorflow"):
             server = keras_epochs(keras_python, backend, digits, batch_size, examples)
@@ -453,6 +455,12 @@ def keras_comparison(
             ours = jaxadd_epochs(split_cpu_devices, digits, batch_size, examples)
             if ours.error:
                 split_cpu_error = ours.error
+            elif ours.about["devices"] != split_cpu_devices:  # say, an older jax
+                split_cpu_error = (
+                    f"asked for {split_cpu_devices} CPU devices, "
+                    f"got {ours.about['devices']}"
+                )
+                ours.close()
             else:
                 servers["split_cpu"] = ours
         try:
@@ -468,12 +476,12 @@ def keras_comparison(
                     "rounds": rounds,
                     "examples": counts[backend],
                     "jaxadd_examples": counts["jaxadd"],
+                    "jaxadd_devices": jax.device_count(),
                     "examples_per_sec": statistics.median(rates[backend]),
                     **ratio_fields(rates["jaxadd"], rates[backend], "jaxadd_"),
                 }
                 if "split_cpu" in servers:
-                    # As the process counted them, not as asked.
-                    row["split_cpu_devices"] = servers["split_cpu"].about["devices"]
+                    row["split_cpu_devices"] = split_cpu_devices
                     row.update(
                         ratio_fields(rates["split_cpu"], rates[backend], "split_cpu_")
                     )
@@ -514,6 +522,8 @@ def main() -> None:
     serve.add_argument("--batch_size", type=int, default=32)
     serve.add_argument("--examples", type=int, default=20_000)
     args = parser.parse_args()
+    if args.cpu_devices < 1:
+        parser.error(f"--cpu_devices must be >= 1, got {args.cpu_devices}")
     if args.serve:
         serve_epochs(args.digits, args.batch_size, args.examples)
         return

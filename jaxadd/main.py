@@ -154,7 +154,7 @@ def main(argv: list[str]) -> None:
     except ValueError as err:
         sys.exit(f"jaxadd: error: {err}")
 
-    error = _split_cpu(FLAGS.cpu_devices) or _start_distributed()
+    error = _split_cpu(FLAGS.cpu_devices, config.batch_size) or _start_distributed()
     if error:
         sys.exit(f"jaxadd: error: {error}")
 
@@ -171,7 +171,7 @@ def main(argv: list[str]) -> None:
     gc.freeze()
 
 
-def _split_cpu(count: int | None) -> str | None:
+def _split_cpu(count: int | None, batch_size: int) -> str | None:
     """Has JAX present the CPU as ``count`` devices; returns an error or None.
 
     Must run before anything touches a JAX backend, which fixes the count. One
@@ -183,6 +183,10 @@ def _split_cpu(count: int | None) -> str | None:
         return None
     if count < 1:
         return f"cpu_devices must be >= 1, got {count}"
+    # Checked before the backend builds that many devices, which for a huge
+    # count would take long: each device needs rows of every batch anyway.
+    if count > batch_size:
+        return f"cpu_devices {count} exceeds batch_size {batch_size}"
     import jax
 
     try:

@@ -1,6 +1,7 @@
 """The command line, run as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,11 +18,14 @@ TINY_FLAGS = [
 
 
 def run_main(*flags: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    # On the CPU backend even where an accelerator is present: --cpu_devices
+    # and device counts are checked below.
     return subprocess.run(
         [sys.executable, "-m", "jaxadd.main", *flags],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
 
 
@@ -67,6 +71,7 @@ def test_tiny_run_writes_config_and_metrics(tmp_path):
         ("--seed=2147483648", "seed must be in 0..2147483647"),
         ("--digits=abc", "digits"),
         ("--cpu_devices=0", "cpu_devices must be >= 1, got 0"),
+        ("--cpu_devices=9", "cpu_devices 9 exceeds batch_size 8"),
         ("--cpu_devices=3", "batch_size 8 does not divide evenly over 3 devices"),
     ],
 )
