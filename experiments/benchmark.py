@@ -333,21 +333,13 @@ def jaxadd_epochs(
     )
 
 
-def comparison_split(digits: int, examples: int, batch_size: int) -> data.Split:
-    """The problems ``keras_baseline.py`` trains on (its first ``examples``)."""
-    # keras_baseline.py's own formula, so that both draw the same problems.
-    size = max(examples + 1, 2 * batch_size)
-    split, _ = data.make_splits(size, digits, True, 0.0, 0)
-    return split
-
-
 def serve_epochs(digits: int, batch_size: int, examples: int) -> None:
     """``--serve``: like ``keras_baseline.py --serve``, for jaxadd's default model.
 
     Trains whole batches of the comparison problems on every device of this
     process (``JAX_NUM_CPU_DEVICES`` sets how many a CPU backend has).
     """
-    split = comparison_split(digits, examples, batch_size)
+    split = common.keras_comparison_problems(digits, examples, batch_size)
     rows = min(examples, len(split.queries)) // batch_size * batch_size
     config = Config(digits=digits, batch_size=batch_size)
     timed_epoch, _ = epoch_timer(
@@ -433,7 +425,7 @@ def keras_comparison(
     examples = 2_000 if tiny else 20_000
     rows = []
     for batch_size in (32, 512):
-        split = comparison_split(digits, examples, batch_size)
+        split = common.keras_comparison_problems(digits, examples, batch_size)
         keras = {}
         for backend in ("jax", "tensorflow"):
             server = keras_epochs(keras_python, backend, digits, batch_size, examples)

@@ -10,6 +10,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from jaxadd import data
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
@@ -54,6 +56,19 @@ def median_time(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def keras_comparison_problems(
+    digits: int, examples: int, batch_size: int
+) -> data.Split:
+    """The problems both sides of the Keras comparison train on.
+
+    ``keras_baseline.py`` and the benchmark's jaxadd both call this and train
+    on its first ``examples`` problems (whole batches of them, for jaxadd).
+    """
+    size = max(examples + 1, 2 * batch_size)
+    split, _ = data.make_splits(size, digits, True, 0.0, 0)
+    return split
 
 
 def write_json(path: pathlib.Path, payload: dict) -> None:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from experiments import common  # noqa: E402
 from jaxadd import data  # noqa: E402
 
 
@@ -51,8 +52,8 @@ def main() -> None:
 
     import keras
 
-    train, _ = data.make_splits(
-        max(args.examples + 1, 2 * args.batch_size), args.digits, True, 0.0, 0
+    train = common.keras_comparison_problems(
+        args.digits, args.examples, args.batch_size
     )
     eye = np.eye(data.VOCAB_SIZE, dtype=np.float32)
     x = eye[train.queries[: args.examples]]

@@ -192,8 +192,7 @@ def _split_cpu(count: int | None, batch_size: int) -> str | None:
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except (AttributeError, RuntimeError) as err:  # older jax has no such option
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return f"cannot split the CPU into {count} devices: {first_line}"
+        return f"cannot split the CPU into {count} devices: {_first_line(err)}"
     return None
 
 
@@ -216,9 +215,13 @@ def _start_distributed() -> str | None:
         # Flags left out are detected by JAX (TPU pods, Slurm, Open MPI).
         jax.distributed.initialize(**given)
     except (ValueError, TypeError, RuntimeError) as err:
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return f"cannot start the multi-process run: {first_line}"
+        return f"cannot start the multi-process run: {_first_line(err)}"
     return None
+
+
+def _first_line(err: Exception) -> str:
+    """The first line of an error's message (JAX's run on), or its type's name."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _log(line: str) -> None:
