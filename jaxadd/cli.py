@@ -1,0 +1,226 @@
+"""What the three programs share: one line for every failure, and safe streams.
+
+``jaxadd.main``, ``jaxadd.predict`` and ``jaxadd.evaluate`` end every fault, a
+bad flag as much as a full disk or Ctrl-C, with one line on stderr,
+``PROG: error: ...`` (or ``PROG: interrupted ...``), and one of these codes:
+
+====  ==============================================================
+0     done
+1     an error: a bad flag or input, a busy or foreign workdir, an
+      I/O failure (read-only or full disk, closed output), too little
+      memory, a multi-host start that fails
+130   interrupted by SIGINT (Ctrl-C)
+143   terminated by SIGTERM
+====  ==============================================================
+
+Interrupted programs exit at once, but never in the middle of writing a file
+of the workdir: ``writing()`` marks those moments, and a signal that arrives
+during one takes effect when it ends. Exits go through ``finish``, which skips
+the interpreter's teardown: JAX's and orbax's threads can crash it (exit 139)
+when it runs while they work, and nothing of ours needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, Any, NoReturn
+
+EXIT_ERROR = 1
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+# Held while a file of a workdir is being written; a signal waits for it.
+_WRITING = threading.RLock()
+
+
+class OutputError(RuntimeError):
+    """Standard output cannot be written (a closed pipe, a full device)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (JAX's run on), or its type's name."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def finish(code: int) -> NoReturn:
+    """Flushes what can be flushed and exits at once, skipping teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: the exit code is all that is left to say
+    os._exit(code)
+
+
+def say(prog: str, kind: str, message: str) -> None:
+    """Writes ``PROG: KIND: MESSAGE`` to stderr, if anything can be written."""
+    try:
+        sys.stderr.write(f"{prog}: {kind}: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass  # stderr itself is gone: only the exit code remains
+
+
+def fail(prog: str, *messages: str) -> NoReturn:
+    """One ``PROG: error: ...`` line per message, then exit code 1."""
+    for message in messages:
+        say(prog, "error", message)
+    finish(EXIT_ERROR)
+
+
+def open_std_streams() -> list[str]:
+    """Opens ``/dev/null`` on each of stdin, stdout and stderr that is closed.
+
+    A closed descriptor 0, 1 or 2 is handed out again by the next ``open``: a
+    checkpoint or lock file would then receive whatever a library prints.
+    Returns the names of the streams that were closed.
+    """
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            closed.append(name)
+    if closed:
+        # Python made the closed ones None at start-up.
+        for name in closed:
+            fd = ("stdin", "stdout", "stderr").index(name)
+            mode = "r" if fd == 0 else "w"
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+    return closed
+
+
+def tolerant_stdout() -> None:
+    """Lets stdout take any text: characters its encoding lacks become ``?``.
+
+    Under ``PYTHONIOENCODING=ascii`` or a Latin-1 terminal, a ``☑`` would
+    otherwise stop a run at its first sample line.
+    """
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
+
+
+def can_encode(text: str, stream: IO[str] | None = None) -> bool:
+    """Whether ``stream`` (stdout) writes ``text`` as it is."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def write_line(line: str, stream: IO[str] | None = None) -> None:
+    """Writes one line to stdout and flushes it; ``OutputError`` if it cannot."""
+    stream = stream or sys.stdout
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError) as err:
+        # Later writes (and Python's own at exit) would fail the same way.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        reason = (
+            "the reader closed the pipe"
+            if isinstance(err, BrokenPipeError)
+            else getattr(err, "strerror", None) or first_line(err)
+        )
+        raise OutputError(f"cannot write to standard output: {reason}") from None
+
+
+def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
+    """absl's flag parsing, with its errors as one ``PROG: error:`` line."""
+
+    def parse(argv: list[str]) -> list[str]:
+        from absl import flags
+
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as err:
+            fail(prog, first_line(err))
+
+    return parse
+
+
+def available_memory() -> int | None:
+    """Bytes of host memory a new allocation can have now, or ``None`` if unknown.
+
+    Linux's ``MemAvailable`` (free memory plus what the kernel can reclaim);
+    elsewhere the free pages.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gib(nbytes: float) -> str:
+    """``12.3 GiB``: a size for an error message."""
+    return f"{nbytes / 2**30:.1f} GiB"
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Marks the writing of a workdir file: a signal waits until it ends."""
+    with _WRITING:
+        yield
+
+
+def run_interruptibly(
+    prog: str, work: Callable[[], Any], interrupted: Callable[[], str]
+) -> Any:
+    """Runs ``work()`` in a thread; SIGINT or SIGTERM exit between writes.
+
+    The main thread only waits, so Python runs the signal handler at once,
+    even while ``work`` sits in a long compiled call (a 10-digit epoch takes
+    minutes). The handler waits for a ``writing()`` block in progress, says
+    ``PROG: interrupted by SIGINT; <interrupted()>`` and exits with 130 (143
+    for SIGTERM) without tearing the interpreter down.
+
+    Returns:
+      What ``work`` returned; an exception it raised is raised here.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = err
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del frame
+        _WRITING.acquire()  # never released: the process ends here
+        say(prog, "interrupted", f"by {SIGNAL_NAMES[signum]}; {interrupted()}")
+        finish(EXIT_SIGNAL[signum])
+
+    previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}
+    thread = threading.Thread(target=target, name=f"{prog}-work", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.25)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
