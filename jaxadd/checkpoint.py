@@ -7,6 +7,7 @@ Files under ``workdir``::
     checkpoints/<epoch>/  orbax checkpoint: params, optimizer state, step, and
                       the metrics history up to that epoch
     checkpoint_digests.json  SHA-256 of every file of each kept checkpoint
+    lock              held (``flock``) by the process training there
 
 After each epoch the checkpoint is written first (orbax writes to a temporary
 directory and renames it, so a kill mid-write leaves the previous checkpoint
@@ -17,6 +18,14 @@ never repeats one. A checkpoint whose files no longer match their digests is
 passed over (for the one before it) without being read: orbax, once it has
 started reading a damaged checkpoint, leaves reads in flight that print
 tracebacks long after it failed.
+A checkpoint counts only once its digests are recorded: one without them (a
+kill between the two writes, or a digests file that lost it) is never read; a
+resumed run trains that epoch again, to the same numbers.
+
+Before anything is written, the workdir must be free and consistent: another
+process holding its lock, a ``config.json`` with other settings, checkpoints
+without a ``config.json`` or without their digests file, or metrics without
+checkpoints each end the run with one line and leave every file as it was.
 The order of the data needs no saving: epoch ``k`` is shuffled with a key made
 from the seed and ``k`` alone (see ``train.epoch_key``). Checkpoints hold arrays
 and JSON only (no pickle), so loading one runs no code from the file.
@@ -24,15 +33,23 @@ and JSON only (no pickle), so loading one runs no code from the file.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import glob
 import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
 from flax.training import train_state
 
+from jaxadd import cli
 from jaxadd.config import RESUMABLE_FIELDS, Config
 
 if TYPE_CHECKING:
@@ -40,6 +57,9 @@ if TYPE_CHECKING:
 
 KEEP_CHECKPOINTS = 3
 DIGESTS_FILE = "checkpoint_digests.json"
+LOCK_FILE = "lock"
+# What orbax names a checkpoint while it is being written.
+_ORBAX_TMP = ".orbax-checkpoint-tmp"
 
 
 def _orbax():
@@ -68,12 +88,66 @@ def is_primary() -> bool:
 
 
 def _write_atomically(path: str, text: str) -> None:
+    """Replaces ``path`` by ``text`` whole, or leaves it as it was.
+
+    Raises:
+      OSError: it could not be written (no ``.tmp`` file is left).
+    """
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _append_line(path: str, line: str) -> None:
+    """Appends ``line`` whole, or leaves the file as it was (a full disk)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            data = (line + "\n").encode()
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        except BaseException:
+            # Half a line would make the file unreadable for every reader.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _why(err: OSError) -> str:
+    return err.strerror or cli.first_line(err)
+
+
+def check_path(workdir: str) -> None:
+    """Refuses a workdir path that orbax would write but never read back.
+
+    orbax finds parts of a checkpoint with glob patterns built from its path,
+    so ``*``, ``?`` or ``[`` in the path would be read as patterns.
+
+    Raises:
+      WorkdirError: the path has such a character, or names a non-directory.
+    """
+    path = os.path.abspath(workdir)
+    if glob.escape(path) != path:
+        bad = next(c for c in path if c in "*?[")
+        raise WorkdirError(
+            f"workdir {workdir}: {bad!r} in its path is a glob pattern to orbax, "
+            "which could not read its checkpoints back; use a path without "
+            "* ? or ["
+        )
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise WorkdirError(f"workdir {workdir} is a file, not a directory")
 
 
 def read_config(workdir: str) -> dict[str, Any]:
@@ -126,9 +200,18 @@ def _describe(err: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+class _NotRegular(OSError):
+    """A checkpoint file that is a FIFO, a device or a directory."""
+
+
 def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    # Non-blocking open and a type check first: reading a FIFO or a terminal
+    # put in place of a checkpoint file would wait forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular(errno.EINVAL, "not a regular file")
+        digest = hashlib.sha256()
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -144,31 +227,120 @@ def _file_digests(step_dir: str) -> dict[str, str]:
     return digests
 
 
-def _read_digests(workdir: str) -> dict[str, dict[str, str]]:
-    """The recorded digests by epoch (as a string); ``{}`` if none are usable."""
+def _saved_steps(directory: str) -> list[int]:
+    """The epochs with a checkpoint directory in ``directory``, as orbax names them."""
     try:
-        with open(os.path.join(workdir, DIGESTS_FILE)) as f:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise WorkdirError(f"cannot read {directory}: {_why(err)}") from err
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def _check_file_types(directory: str) -> None:
+    """Refuses a checkpoint tree holding anything but files and directories.
+
+    orbax opens every checkpoint's metadata file as soon as it lists them:
+    a FIFO there would block it forever, a link to ``/dev/zero`` fill memory.
+
+    Raises:
+      WorkdirError: naming the first such entry.
+    """
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise WorkdirError(
+                    f"{path} is not a regular file (a link, FIFO or device): "
+                    "checkpoints hold only files; remove it, or that checkpoint"
+                )
+
+
+def _read_digests(workdir: str, steps: list[int]) -> dict[str, dict[str, str]]:
+    """The recorded digests by epoch (as a string).
+
+    Raises:
+      WorkdirError: checkpoints exist but their digests cannot be read: without
+        them a flipped byte would be trained on without a word.
+    """
+    path = os.path.join(workdir, DIGESTS_FILE)
+    try:
+        with open(path) as f:
             digests = json.load(f)
-    except (OSError, ValueError):
-        # Without digests every checkpoint is still tried, by orbax alone.
+        if not isinstance(digests, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        if steps:
+            raise WorkdirError(
+                f"{workdir} has checkpoints but no {DIGESTS_FILE}: they cannot "
+                "be verified; restore the file or use another --workdir"
+            ) from None
         return {}
-    return digests if isinstance(digests, dict) else {}
+    except (OSError, ValueError) as err:
+        if not steps:
+            return {}
+        raise WorkdirError(
+            f"{path} is unreadable or corrupt ({cli.first_line(err)}): the "
+            "checkpoints cannot be verified; restore it or use another --workdir"
+        ) from err
+    return digests
 
 
 def _digest_problem(step_dir: str, expected: Any) -> str | None:
     """What differs from the recorded digests, or ``None`` if nothing does."""
-    if not isinstance(expected, dict):
-        return None
+    if not isinstance(expected, dict) or not expected:
+        return "its digests were never recorded (the run stopped while saving it)"
     for name, digest in sorted(expected.items()):
         try:
             actual = _sha256(os.path.join(step_dir, name))
         except FileNotFoundError:
             return f"{name} is missing"
         except OSError as err:
-            return f"{name} is unreadable: {err.strerror}"
+            return f"{name} is unreadable: {_why(err)}"
         if actual != digest:
             return f"{name} has changed since it was written"
     return None
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+    leaves = jax.tree_util.tree_leaves_with_path(
+        tree, is_leaf=lambda x: hasattr(x, "shape")
+    )
+    return {jax.tree_util.keystr(path): tuple(x.shape) for path, x in leaves}
+
+
+def _shape_problem(step_dir: str, params: Any) -> str | None:
+    """How the stored parameters' shapes differ from ``params``'s, or ``None``.
+
+    Read from the checkpoint's metadata before any array: orbax pads or fails
+    on a shape it was not given, and a failed read leaves reads in flight.
+    A checkpoint whose metadata cannot be read is left to the restore.
+    """
+    from etils import epath
+
+    try:
+        meta = (
+            _orbax()
+            .StandardCheckpointHandler()
+            .metadata(epath.Path(step_dir) / "state")
+        )
+        stored = _shapes(getattr(meta, "tree", meta)["params"])
+    except Exception:  # noqa: BLE001 - damage: the restore will say what
+        return None
+    wanted = _shapes(params)
+    for name in sorted(set(stored) | set(wanted)):
+        if stored.get(name) != wanted.get(name):
+            return (
+                f"params{name} has shape {stored.get(name)}, config.json implies "
+                f"{wanted.get(name)}"
+            )
+    return None
+
+
+class ConfigMismatch(WorkdirError):
+    """``config.json`` describes other shapes than the checkpoints hold."""
 
 
 def _restore_newest(
@@ -180,14 +352,15 @@ def _restore_newest(
 ) -> tuple[int, train_state.TrainState, list[dict[str, Any]] | None, list[int]]:
     """Restores the newest checkpoint that loads whole.
 
-    A checkpoint with recorded digests is read only if its files match them. One
-    without (killed between writing it and its digests) is left to orbax.
+    A checkpoint is read only if its files match their recorded digests; one
+    without digests (killed between writing the two) counts as unsaved.
 
     Returns:
       ``(epoch, state, history, damaged)``: ``history`` is ``None`` unless
       ``with_history``; ``damaged`` lists the newer epochs that failed to load.
 
     Raises:
+      ConfigMismatch: a checkpoint's arrays have other shapes than the template.
       WorkdirError: no checkpoint, or none can be read.
     """
     ocp = _orbax()
@@ -201,15 +374,23 @@ def _restore_newest(
         if with_history:
             items["history"] = ocp.args.JsonRestore()
         try:
-            problem = _digest_problem(
-                os.path.join(manager.directory, str(step)), digests.get(str(step))
-            )
+            step_dir = os.path.join(manager.directory, str(step))
+            problem = _digest_problem(step_dir, digests.get(str(step)))
             if problem is not None:
                 raise _ChangedFiles(problem)
-            restored = manager.restore(step, args=ocp.args.Composite(**items))
+            mismatch = _shape_problem(step_dir, template.params)
+            if mismatch is not None:
+                raise ConfigMismatch(
+                    f"config.json of {os.path.dirname(manager.directory)} "
+                    f"disagrees with its checkpoint of epoch {step}: {mismatch}"
+                )
+            with cli.stray_errors_held():
+                restored = manager.restore(step, args=ocp.args.Composite(**items))
             history = list(restored["history"]) if with_history else None
             if history is not None and history[-1]["epoch"] != step:
                 raise ValueError(f"its history ends at epoch {history[-1]['epoch']}")
+        except ConfigMismatch:
+            raise  # every older checkpoint has the same shapes
         except Exception as err:  # noqa: BLE001 - any damage means "try older"
             damaged.append(step)
             first_error = first_error or _describe(err)
@@ -251,11 +432,15 @@ def restore_newest(
       ``(state, epoch)``.
 
     Raises:
-      WorkdirError: no checkpoint, or none can be read.
+      WorkdirError: no checkpoint, none can be read, or they disagree with
+        ``config.json``.
     """
+    check_path(workdir)
     directory = os.path.join(os.path.abspath(workdir), "checkpoints")
     if not os.path.isdir(directory):
         raise WorkdirError(f"{workdir} has no checkpoints: no epoch was saved there")
+    _check_file_types(directory)
+    digests = _read_digests(workdir, _saved_steps(directory))
     ocp = _orbax()
     manager = ocp.CheckpointManager(
         directory,
@@ -264,47 +449,128 @@ def restore_newest(
         options=ocp.CheckpointManagerOptions(create=False, save_root_metadata=False),
     )
     try:
-        epoch, state, _, _ = _restore_newest(
-            manager, template, False, log, _read_digests(workdir)
-        )
+        epoch, state, _, _ = _restore_newest(manager, template, False, log, digests)
     finally:
         manager.close()
     return state, epoch
 
 
 class RunStore:
-    """The outputs of one run in ``workdir``: config, metrics and checkpoints."""
+    """The outputs of one run in ``workdir``: config, metrics and checkpoints.
 
-    def __init__(self, workdir: str):
+    Opening one checks, before it writes anything, that the workdir is free (its
+    lock) and consistent; ``restore`` then checks the checkpoints against the
+    settings and only then writes ``config.json``. Every write later on
+    is whole or not at all, and a signal waits for it (``cli.writing``).
+    """
+
+    def __init__(self, workdir: str, run_info: dict[str, Any] | None = None):
+        """Opens ``workdir`` for the run ``run_info`` describes.
+
+        Args:
+          workdir: the run's directory, made if missing.
+          run_info: what ``config.json`` records (``run_info["config"]`` the
+            settings); ``None`` opens an existing run without checking them.
+
+        Raises:
+          WorkdirError: the path is unusable, another process trains there, or
+            the files there belong to another run or do not fit together.
+        """
         self.workdir = workdir
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
         self.metrics_path = os.path.join(workdir, "metrics.jsonl")
         self.config_path = os.path.join(workdir, "config.json")
+        self.digests_path = os.path.join(workdir, DIGESTS_FILE)
+        self.history: list[dict[str, Any]] = []
+        self._run_info = run_info
+        self._lock_fd: int | None = None
+        self._manager = None
+        check_path(workdir)
         try:
             os.makedirs(workdir, exist_ok=True)
         except OSError as err:
-            raise WorkdirError(
-                f"cannot create workdir {workdir}: {err.strerror}"
-            ) from err
-        self.history: list[dict[str, Any]] = []
-        self.digests_path = os.path.join(workdir, DIGESTS_FILE)
-        self._digests = _read_digests(workdir)
-        ocp = _orbax()
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(
-                max_to_keep=KEEP_CHECKPOINTS,
-                enable_async_checkpointing=False,
-                create=True,
-                # A kill mid-save leaves "<epoch>.orbax-checkpoint-tmp"; clearing
-                # it now spares a warning when that epoch is saved again.
-                cleanup_tmp_directories=True,
-            ),
-        )
+            raise WorkdirError(f"cannot create workdir {workdir}: {_why(err)}") from err
+        if is_primary():
+            self._lock()
+        try:
+            self._digests = self._check_files(run_info)
+            ocp = _orbax()
+            self._manager = ocp.CheckpointManager(
+                self.directory,
+                options=ocp.CheckpointManagerOptions(
+                    max_to_keep=KEEP_CHECKPOINTS,
+                    enable_async_checkpointing=False,
+                    create=True,
+                    # A kill mid-save leaves "<epoch>.orbax-checkpoint-tmp";
+                    # clearing it spares a warning when that epoch is saved again.
+                    cleanup_tmp_directories=True,
+                ),
+            )
+        except BaseException:
+            self.close()
+            raise
 
-    def check_or_write_config(self, run_info: dict[str, Any]) -> None:
-        """Writes ``config.json``, refusing if the workdir holds another run."""
-        if os.path.exists(self.config_path):
+    def _lock(self) -> None:
+        """Takes the workdir's lock, which the kernel drops when the process dies.
+
+        Raises:
+          WorkdirError: another process holds it, or the workdir is read-only.
+        """
+        path = os.path.join(self.workdir, LOCK_FILE)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise WorkdirError(
+                f"cannot write in workdir {self.workdir}: {_why(err)}"
+            ) from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise WorkdirError(
+                    f"cannot lock workdir {self.workdir}: {_why(err)}"
+                ) from err
+            raise WorkdirError(
+                f"workdir {self.workdir} is in use by process {holder} (a run "
+                "training there); wait for it to end or use another --workdir"
+            ) from None
+        self._lock_fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            raise WorkdirError(
+                f"cannot write in workdir {self.workdir}: {_why(err)}"
+            ) from err
+
+    def _check_files(self, run_info: dict[str, Any] | None) -> dict[str, Any]:
+        """Checks that the workdir's files fit together; returns the digests.
+
+        Nothing is written: a refused run leaves the workdir as it found it.
+        """
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise WorkdirError(
+                f"{self.directory} is not a directory: it cannot hold checkpoints"
+            )
+        steps = _saved_steps(self.directory)
+        _check_file_types(self.directory)
+        digests = _read_digests(self.workdir, steps)
+        recorded = _count_lines(self.metrics_path)
+        if recorded and not steps:
+            raise WorkdirError(
+                f"{self.metrics_path} records {recorded} epoch(s) but "
+                f"{self.directory} holds no checkpoint: resuming would erase "
+                "them; use another --workdir"
+            )
+        if not os.path.exists(self.config_path):
+            if steps:
+                raise WorkdirError(
+                    f"{self.workdir} has checkpoints but no config.json: the "
+                    "settings that trained them are unknown; use another --workdir"
+                )
+        elif run_info is not None:
             old = read_config(self.workdir)["config"]
             # Settings added since that run was made take their defaults, which
             # reproduce what it computed, so older runs still resume.
@@ -316,8 +582,15 @@ class RunStore:
                     + "; ".join(differences)
                     + "): use another --workdir"
                 )
-        if is_primary():
-            _write_atomically(self.config_path, json.dumps(run_info, indent=2) + "\n")
+        return digests
+
+    def _write(self, what: str, write: Callable[[], None]) -> None:
+        """Runs ``write`` as one uninterruptible step; I/O errors as one line."""
+        try:
+            with cli.writing():
+                write()
+        except OSError as err:
+            raise WorkdirError(f"cannot write {what}: {_why(err)}") from err
 
     def restore(
         self,
@@ -326,46 +599,78 @@ class RunStore:
     ) -> tuple[train_state.TrainState, list[dict[str, Any]]] | None:
         """The newest readable checkpoint as ``(state, history)``, or ``None``.
 
-        A checkpoint that fails to load is skipped for the one before it (told to
+        Then (re)writes ``config.json`` and ``metrics.jsonl`` to match it. A
+        checkpoint that fails to load is skipped for the one before it (told to
         ``log``) and deleted, so that its epoch is trained and saved again.
 
         Raises:
-          WorkdirError: checkpoints exist but none can be read.
+          WorkdirError: checkpoints exist but none can be read, or they
+            disagree with ``config.json``.
         """
-        if not self._manager.all_steps():
-            # No checkpoint: the run starts at epoch 1, so earlier lines must go.
-            if is_primary():
-                _write_atomically(self.metrics_path, "")
-            return None
-        try:
+        history: list[dict[str, Any]] = []
+        damaged: list[int] = []
+        state = None
+        if self._manager.all_steps():
             _, state, history, damaged = _restore_newest(
                 self._manager, template, True, log, self._digests
             )
-        except WorkdirError:
-            self.close()
-            raise
-        # orbax silently skips saving a step at or below its newest one.
-        for step in damaged:
-            self._manager.delete(step)
-            self._digests.pop(str(step), None)
+
+        def record() -> None:
+            # orbax silently skips saving a step at or below its newest one.
+            for step in damaged:
+                self._manager.delete(step)
+                self._digests.pop(str(step), None)
+            if is_primary():
+                if self._run_info is not None:
+                    text = json.dumps(self._run_info, indent=2) + "\n"
+                    _write_atomically(self.config_path, text)
+                # Without a checkpoint the run starts at epoch 1; _check_files
+                # made sure that no metrics line is lost by this.
+                lines = "".join(json.dumps(m) + "\n" for m in history)
+                _write_atomically(self.metrics_path, lines)
+
+        self._write(self.workdir, record)
         self.history = history
-        if is_primary():
-            _write_atomically(
-                self.metrics_path,
-                "".join(json.dumps(m) + "\n" for m in self.history),
-            )
-        return state, self.history
+        return None if state is None else (state, history)
 
     def save(
         self, epoch: int, state: train_state.TrainState, metrics: dict[str, Any]
     ) -> None:
-        """Checkpoints ``state`` after ``epoch``, then its digests and metrics line."""
+        """Checkpoints ``state`` after ``epoch``, then its digests and metrics line.
+
+        Raises:
+          WorkdirError: it could not be written (a full or read-only disk); the
+            earlier checkpoints and metrics lines are kept, and nothing of this
+            epoch is left half-written.
+        """
         history = self.history + [metrics]
+        tree = jax.device_get(_state_tree(state))
+        try:
+            with cli.writing(), cli.stray_errors_held():
+                self._save(epoch, tree, history, metrics)
+        except WorkdirError:
+            raise
+        except Exception as err:  # noqa: BLE001 - orbax wraps OSErrors variously
+            self._discard(epoch)
+            kept = f"epoch {self.history[-1]['epoch']}" if self.history else "none"
+            raise WorkdirError(
+                f"cannot save epoch {epoch} in {self.workdir}: {_io_reason(err)}; "
+                f"the checkpoints and metrics before it are kept (newest: {kept})"
+            ) from err
+        self.history = history
+
+    def _save(
+        self,
+        epoch: int,
+        tree: dict[str, Any],
+        history: list[dict[str, Any]],
+        metrics: dict[str, Any],
+    ) -> None:
         ocp = _orbax()
         saved = self._manager.save(
             epoch,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(jax.device_get(_state_tree(state))),
+                state=ocp.args.StandardSave(tree),
                 history=ocp.args.JsonSave(history),
             ),
         )
@@ -377,16 +682,62 @@ class RunStore:
             )
         if is_primary():
             kept = {str(step) for step in self._manager.all_steps()}
-            self._digests = {k: v for k, v in self._digests.items() if k in kept}
-            self._digests[str(epoch)] = _file_digests(
+            digests = {k: v for k, v in self._digests.items() if k in kept}
+            digests[str(epoch)] = _file_digests(
                 os.path.join(self.directory, str(epoch))
             )
-            _write_atomically(self.digests_path, json.dumps(self._digests) + "\n")
-            with open(self.metrics_path, "a") as f:
-                f.write(json.dumps(metrics) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        self.history = history
+            _write_atomically(self.digests_path, json.dumps(digests) + "\n")
+            self._digests = digests
+            _append_line(self.metrics_path, json.dumps(metrics))
+
+    def _discard(self, epoch: int) -> None:
+        """Removes what a failed save of ``epoch`` left, freeing its space.
+
+        A checkpoint whose digests were recorded is whole and stays (only its
+        metrics line failed; a resumed run rewrites the file from it). Without
+        digests a resumed run would pass it over anyway.
+        """
+        if not is_primary():
+            return
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.directory):
+                if _ORBAX_TMP in name or (
+                    name == str(epoch) and name not in self._digests
+                ):
+                    shutil.rmtree(os.path.join(self.directory, name), True)
 
     def close(self) -> None:
-        self._manager.close()
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
+
+
+def _io_reason(err: BaseException) -> str:
+    """Why a write failed: the OS's words (``No space left on device``) if known.
+
+    orbax reports tensorstore's failures as ``ValueError``s whose text ends in
+    ``[os_error_code='28']``; Python's own are ``OSError``s in the chain.
+    """
+    seen = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        code = re.search(r"os_error_code='(\d+)'", str(seen))
+        if code:
+            return os.strerror(int(code.group(1)))
+        seen = seen.__cause__ or seen.__context__
+    return _describe(err)
+
+
+def _count_lines(path: str) -> int:
+    """Lines of a text file; 0 if it is missing."""
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except FileNotFoundError:
+        return 0
+    except OSError as err:
+        raise WorkdirError(f"cannot read {path}: {_why(err)}") from err

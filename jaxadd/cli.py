@@ -23,6 +23,7 @@ when it runs while they work, and nothing of ours needs it.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -49,7 +50,7 @@ def first_line(err: BaseException) -> str:
 
 def finish(code: int) -> NoReturn:
     """Flushes what can be flushed and exits at once, skipping teardown."""
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr, _OWN_STDERR):
         try:
             if stream is not None:
                 stream.flush()
@@ -60,9 +61,55 @@ def finish(code: int) -> NoReturn:
 
 def say(prog: str, kind: str, message: str) -> None:
     """Writes ``PROG: KIND: MESSAGE`` to stderr, if anything can be written."""
+    _stderr_line(f"{prog}: {kind}: {message}")
+
+
+# Where our own stderr lines go once ``mute_stray_errors`` has run.
+_OWN_STDERR: IO[str] | None = None
+
+
+def mute_stray_errors(real: IO[str] | None = None) -> None:
+    """Keeps stderr for this module's lines alone, from now to the exit.
+
+    After a failed orbax write or read, tensorstore's callbacks still in flight
+    print asyncio tracebacks ("Event loop is closed") from their threads, at
+    any moment until the exit: the one line we promise would drown in them.
+    """
+    global _OWN_STDERR
+    real = real or sys.stderr
+    if _OWN_STDERR is None and real is not None:
+        with contextlib.suppress(OSError, ValueError):
+            real.flush()
+            _OWN_STDERR = open(os.dup(real.fileno()), "w")  # noqa: SIM115
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+
+@contextlib.contextmanager
+def stray_errors_held() -> Iterator[None]:
+    """Holds back what other threads print to stderr during the block.
+
+    Printed after it if it succeeds; dropped, and stderr muted for good
+    (``mute_stray_errors``), if it raises: orbax's threads print the
+    tracebacks of a failed write before the write itself raises.
+    """
+    real, held = sys.stderr, io.StringIO()
+    sys.stderr = held
     try:
-        sys.stderr.write(f"{prog}: {kind}: {message}\n")
-        sys.stderr.flush()
+        yield
+    except BaseException:
+        mute_stray_errors(real)  # never back to ``real``: the threads go on
+        raise
+    sys.stderr = real
+    if held.getvalue():
+        with contextlib.suppress(OSError, ValueError):
+            real.write(held.getvalue())
+
+
+def _stderr_line(line: str) -> None:
+    stream = _OWN_STDERR or sys.stderr
+    try:
+        stream.write(line + "\n")
+        stream.flush()
     except (OSError, ValueError, AttributeError):
         pass  # stderr itself is gone: only the exit code remains
 
@@ -71,6 +118,15 @@ def fail(prog: str, *messages: str) -> NoReturn:
     """One ``PROG: error: ...`` line per message, then exit code 1."""
     for message in messages:
         say(prog, "error", message)
+    finish(EXIT_ERROR)
+
+
+def crash(err: BaseException) -> NoReturn:
+    """Prints the traceback of an unexpected error (a bug) and exits with 1."""
+    import traceback
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        traceback.print_exception(err, file=_OWN_STDERR or sys.stderr)
     finish(EXIT_ERROR)
 
 
@@ -119,6 +175,15 @@ def can_encode(text: str, stream: IO[str] | None = None) -> bool:
     except (UnicodeEncodeError, LookupError):
         return False
     return True
+
+
+# The marks of right and wrong answers, for an output that cannot show them.
+_ASCII_MARKS = str.maketrans({"☑": "ok", "☒": "XX"})
+
+
+def displayable(line: str, stream: IO[str] | None = None) -> str:
+    """``line``, its marks ``☑``/``☒`` spelt ``ok``/``XX`` if ``stream`` lacks them."""
+    return line if can_encode(line, stream) else line.translate(_ASCII_MARKS)
 
 
 def write_line(line: str, stream: IO[str] | None = None) -> None:
@@ -209,7 +274,7 @@ def run_interruptibly(
     def on_signal(signum: int, frame: Any) -> None:
         del frame
         _WRITING.acquire()  # never released: the process ends here
-        say(prog, "interrupted", f"by {SIGNAL_NAMES[signum]}; {interrupted()}")
+        _stderr_line(f"{prog}: interrupted by {SIGNAL_NAMES[signum]}; {interrupted()}")
         finish(EXIT_SIGNAL[signum])
 
     previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}

@@ -1,7 +1,11 @@
 """Command line: ``python -m jaxadd.main --digits=4 --reverse --workdir=/tmp/run``.
 
 The flags map one to one onto ``jaxadd.config.Config``; their defaults are its
-defaults. A bad value ends the program with one line on stderr and exit code 1.
+defaults. A bad value, and every fault (a busy workdir, a full disk, a closed
+pipe, too little memory), ends the program with one line on stderr and exit
+code 1; Ctrl-C with one line and 130, SIGTERM with 143 (see ``jaxadd.cli``).
+What was written before, checkpoints and metrics lines, is kept, and the same
+command resumes from it.
 
 Every device of the machine is used; ``--cpu_devices=N`` splits a CPU into N
 devices (one per core trains fastest on a 2-core CPU). Several hosts train
@@ -13,14 +17,17 @@ together when each runs the same command plus
 
 from __future__ import annotations
 
-import gc
-import sys
+import ipaddress
+import os
+import threading
 
 from absl import app, flags, logging
 
+from jaxadd import cli
 from jaxadd.config import LR_SCHEDULES, Config
 from jaxadd.data import SAMPLINGS
 
+PROG = "jaxadd"
 _DEFAULTS = Config()
 
 flags.DEFINE_integer(
@@ -111,6 +118,11 @@ flags.DEFINE_integer(
     "train on their shares of every batch in parallel (one per core is "
     "fastest on the 2-core development machine). Unset: JAX's default, one.",
 )
+flags.DEFINE_float(
+    "distributed_timeout",
+    120.0,
+    "Multi-host: seconds to wait for every process to join before giving up.",
+)
 flags.DEFINE_boolean(
     "distributed",
     False,
@@ -144,31 +156,69 @@ def config_from_flags() -> Config:
 
 
 def main(argv: list[str]) -> None:
-    # orbax and jax log every checkpoint step at INFO; the user wants the epochs.
-    logging.set_verbosity(logging.WARNING)
+    # orbax logs every checkpoint step at INFO, and a failed write as ERROR
+    # tracebacks from its threads: the user wants the epochs, and one line.
+    logging.set_verbosity(logging.FATAL)
+    if "stdout" in cli.open_std_streams():
+        cli.fail(PROG, "standard output is closed; send it to a file or /dev/null")
+    cli.tolerant_stdout()
     if len(argv) > 1:
-        sys.exit(f"jaxadd: error: unexpected arguments {' '.join(argv[1:])}")
+        cli.fail(PROG, f"unexpected arguments {' '.join(argv[1:])}")
     config = config_from_flags()
     try:
         config.validate()
     except ValueError as err:
-        sys.exit(f"jaxadd: error: {err}")
+        cli.fail(PROG, str(err))
+    workdir = FLAGS.workdir
+    if workdir is not None and not workdir.strip():
+        cli.fail(PROG, "--workdir is empty: name a directory, or leave the flag out")
 
     error = _split_cpu(FLAGS.cpu_devices, config.batch_size) or _start_distributed()
     if error:
-        sys.exit(f"jaxadd: error: {error}")
+        cli.fail(PROG, error)
 
     # Imported after validation so that a bad flag answers at once.
     from jaxadd import checkpoint, train
 
+    def work() -> None:
+        train.train_and_evaluate(config, workdir, log=_log)
+
     try:
-        train.train_and_evaluate(config, FLAGS.workdir, log=_log)
-    except (ValueError, train.TrainingError, checkpoint.WorkdirError) as err:
-        sys.exit(f"jaxadd: error: {err}")
-    # Every output is written and closed. Freezing the heap spares the exit the
+        cli.run_interruptibly(PROG, work, lambda: _what_is_kept(workdir))
+    except (
+        ValueError,
+        train.TrainingError,
+        checkpoint.WorkdirError,
+        cli.OutputError,
+        OSError,
+    ) as err:
+        cli.fail(PROG, cli.first_line(err))
+    except MemoryError as err:
+        cli.fail(PROG, f"out of memory: {cli.first_line(err)}")
+    except Exception as err:
+        # XLA's allocation failures (RESOURCE_EXHAUSTED) are its runtime errors.
+        if "RESOURCE_EXHAUSTED" in str(err):
+            cli.fail(PROG, f"out of device memory: {cli.first_line(err)}")
+        cli.crash(err)  # a bug: its traceback, even once stderr is muted
+    # Every output is written and closed. Skipping teardown spares the exit the
     # garbage collector's passes over the ~150,000 objects that JAX, Flax and
     # the compiled programs leave (0.3-0.5 s of a 15 s run on a 2-core CPU).
-    gc.freeze()
+    cli.finish(0)
+
+
+def _what_is_kept(workdir: str | None) -> str:
+    """The end of the line an interrupted run prints."""
+    if workdir is None:
+        return "nothing was kept (no --workdir)"
+    try:
+        with open(os.path.join(workdir, "metrics.jsonl"), "rb") as f:
+            epochs = sum(1 for line in f if line.strip())
+    except OSError:
+        epochs = 0
+    return (
+        f"{epochs} finished epoch(s) kept in {workdir}; the same command resumes"
+        " from there"
+    )
 
 
 def _split_cpu(count: int | None, batch_size: int) -> str | None:
@@ -192,7 +242,7 @@ def _split_cpu(count: int | None, batch_size: int) -> str | None:
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except (AttributeError, RuntimeError) as err:  # older jax has no such option
-        return f"cannot split the CPU into {count} devices: {_first_line(err)}"
+        return f"cannot split the CPU into {count} devices: {cli.first_line(err)}"
     return None
 
 
@@ -200,7 +250,9 @@ def _start_distributed() -> str | None:
     """Joins a multi-process run if the flags ask for one; returns an error or None.
 
     Must run before anything touches a JAX backend: afterwards the devices of
-    the other processes could no longer join this one's.
+    the other processes could no longer join this one's. JAX aborts the whole
+    process (a C++ check) when a coordinator never answers, so it waits in a
+    thread, with a longer timeout of its own than ``--distributed_timeout``.
     """
     given = {
         "coordinator_address": FLAGS.coordinator_address,
@@ -209,24 +261,72 @@ def _start_distributed() -> str | None:
     }
     if not FLAGS.distributed and all(v is None for v in given.values()):
         return None
+    error = _check_distributed_flags(**given)
+    if error:
+        return error
     import jax
 
-    try:
-        # Flags left out are detected by JAX (TPU pods, Slurm, Open MPI).
-        jax.distributed.initialize(**given)
-    except (ValueError, TypeError, RuntimeError) as err:
-        return f"cannot start the multi-process run: {_first_line(err)}"
+    timeout = FLAGS.distributed_timeout
+    outcome: list[str | None] = []
+
+    def join() -> None:
+        try:
+            # Flags left out are detected by JAX (TPU pods, Slurm, Open MPI).
+            jax.distributed.initialize(
+                **given, initialization_timeout=int(timeout) + 60
+            )
+            outcome.append(None)
+        except (ValueError, TypeError, RuntimeError) as err:
+            outcome.append(f"cannot start the multi-process run: {cli.first_line(err)}")
+
+    thread = threading.Thread(target=join, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        return (
+            f"the multi-process run did not start within {timeout:g} s "
+            f"(--distributed_timeout): no answer from the coordinator at "
+            f"{given['coordinator_address'] or 'the detected address'}, or not "
+            "every process joined"
+        )
+    return outcome[0]
+
+
+def _check_distributed_flags(
+    coordinator_address: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+) -> str | None:
+    """What is wrong with the multi-host flags, or None."""
+    if not FLAGS.distributed_timeout > 0:
+        return f"distributed_timeout must be > 0, got {FLAGS.distributed_timeout}"
+    if num_processes is not None and num_processes < 1:
+        return f"num_processes must be >= 1, got {num_processes}"
+    if process_id is not None:
+        last = None if num_processes is None else num_processes - 1
+        if process_id < 0 or (last is not None and process_id > last):
+            bound = f"0..{last}" if last is not None else ">= 0"
+            return f"process_id must be in {bound}, got {process_id}"
+    if coordinator_address is None:
+        return None
+    host, sep, port = coordinator_address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # [::1]:1234
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            host = ""
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return (
+            f"coordinator_address must be HOST:PORT with a port in 1..65535 "
+            f"(e.g. 10.0.0.1:1234 or [::1]:1234), got {coordinator_address!r}"
+        )
     return None
 
 
-def _first_line(err: Exception) -> str:
-    """The first line of an error's message (JAX's run on), or its type's name."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
 def _log(line: str) -> None:
-    print(line, flush=True)
+    cli.write_line(cli.displayable(line))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser(PROG))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -42,7 +43,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, models
+from jaxadd import checkpoint, data, memory, models
 from jaxadd.config import Config
 
 EVAL_CHUNK = 2048
@@ -402,13 +403,10 @@ def train_and_evaluate(
         # process 0 speaks (and writes the workdir's files) for all of them.
         log = _silent
 
-    start = time.perf_counter()
-    train_split, val_split = make_splits(config)
-    data_sec = time.perf_counter() - start
-
-    model = make_model(config)
-    state = create_train_state(config)
-    num_params = models.count_params(state.params)
+    # Counted on shapes alone (no compilation), so that a busy or foreign
+    # workdir is refused before any real work.
+    num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
+    memory.check_training_fits(config, num_params, jax.devices()[0])
     run_info = {
         "config": config.to_dict(),
         "num_params": num_params,
@@ -416,16 +414,35 @@ def train_and_evaluate(
         "flax_version": flax.__version__,
         "devices": describe_devices(),
         "num_processes": jax.process_count(),
-        "num_train": len(train_split),
-        "num_val": len(val_split),
+        "num_train": config.num_train,
+        "num_val": config.num_val,
     }
+    # Opened before the try: a store that failed to open has nothing to close.
+    store = None if workdir is None else checkpoint.RunStore(workdir, run_info)
+    try:
+        return _train(config, store, mesh, log, num_params)
+    finally:
+        if store is not None:
+            store.close()
 
-    store = None
+
+def _train(
+    config: Config,
+    store: checkpoint.RunStore | None,
+    mesh: Mesh,
+    log: Callable[[str], None],
+    num_params: int,
+) -> dict[str, Any]:
+    """``train_and_evaluate`` once the run's store (if any) is open."""
+    start = time.perf_counter()
+    train_split, val_split = make_splits(config)
+    data_sec = time.perf_counter() - start
+    model = make_model(config)
+    state = create_train_state(config)
+    num_devices = mesh.devices.size
     history: list[dict] = []
     first_epoch = 1
-    if workdir is not None:
-        store = checkpoint.RunStore(workdir)
-        store.check_or_write_config(run_info)
+    if store is not None:
         restored = store.restore(state, log=log)
         if restored is not None:
             state, history = restored
@@ -548,8 +565,6 @@ def train_and_evaluate(
                     f"{config.target_accuracy} at epoch {epoch}"
                 )
                 break
-    if store is not None:
-        store.close()
     result = dict(last)
     result.update(
         params=jax.device_get(state.params),

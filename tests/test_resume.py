@@ -75,10 +75,11 @@ def assert_same_run(workdir: pathlib.Path, reference: pathlib.Path) -> None:
 
 
 def file_contents(workdir: pathlib.Path) -> dict[str, bytes]:
+    """Every file of a workdir but its lock, whose content is its holder's pid."""
     return {
         str(path.relative_to(workdir)): path.read_bytes()
         for path in workdir.rglob("*")
-        if path.is_file()
+        if path.is_file() and path.name != checkpoint.LOCK_FILE
     }
 
 
