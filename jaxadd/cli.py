@@ -84,6 +84,11 @@ def mute_stray_errors(real: IO[str] | None = None) -> None:
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
+def error_stream() -> IO[str]:
+    """Where a program's own messages go: stderr, even once it is muted."""
+    return _OWN_STDERR or sys.stderr
+
+
 @contextlib.contextmanager
 def stray_errors_held() -> Iterator[None]:
     """Holds back what other threads print to stderr during the block.
@@ -106,7 +111,7 @@ def stray_errors_held() -> Iterator[None]:
 
 
 def _stderr_line(line: str) -> None:
-    stream = _OWN_STDERR or sys.stderr
+    stream = error_stream()
     try:
         stream.write(line + "\n")
         stream.flush()
@@ -126,7 +131,7 @@ def crash(err: BaseException) -> NoReturn:
     import traceback
 
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        traceback.print_exception(err, file=_OWN_STDERR or sys.stderr)
+        traceback.print_exception(err, file=error_stream())
     finish(EXIT_ERROR)
 
 
@@ -196,12 +201,16 @@ def write_line(line: str, stream: IO[str] | None = None) -> None:
         # Later writes (and Python's own at exit) would fail the same way.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-        reason = (
-            "the reader closed the pipe"
-            if isinstance(err, BrokenPipeError)
-            else getattr(err, "strerror", None) or first_line(err)
-        )
-        raise OutputError(f"cannot write to standard output: {reason}") from None
+        raise OutputError(_cannot_write(err)) from None
+
+
+def _cannot_write(err: BaseException) -> str:
+    reason = (
+        "the reader closed the pipe"
+        if isinstance(err, BrokenPipeError)
+        else getattr(err, "strerror", None) or first_line(err)
+    )
+    return f"cannot write to standard output: {reason}"
 
 
 def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
@@ -216,6 +225,34 @@ def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
             fail(prog, first_line(err))
 
     return parse
+
+
+def guard_help_output(
+    prog: str, parse: Callable[[list[str]], list[str]]
+) -> Callable[[list[str]], list[str]]:
+    """A flags parser whose ``--help`` text, if it cannot be written, is one line.
+
+    absl prints ``--help`` and its kin to stdout and exits with 1; into
+    ``| head -1`` or ``/dev/full`` the print fails with a traceback instead.
+
+    Args:
+      prog: the program's name, for the error line.
+      parse: the parser to guard (``flags_parser(prog)``, or one of its own).
+    """
+
+    def guarded(argv: list[str]) -> list[str]:
+        try:
+            try:
+                return parse(argv)
+            except SystemExit:
+                # Help was printed: make its write fail here if it is to fail.
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+                raise
+        except OSError as err:
+            fail(prog, _cannot_write(err))
+
+    return guarded
 
 
 def available_memory() -> int | None:
@@ -249,6 +286,34 @@ def writing() -> Iterator[None]:
         yield
 
 
+def _exit_on_signal(
+    prog: str, interrupted: Callable[[], str]
+) -> Callable[[int, Any], None]:
+    """A signal handler: waits for ``writing()``, says one line, exits 130/143."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del frame
+        _WRITING.acquire()  # never released: the process ends here
+        _stderr_line(f"{prog}: interrupted by {SIGNAL_NAMES[signum]}; {interrupted()}")
+        finish(EXIT_SIGNAL[signum])
+
+    return on_signal
+
+
+def exit_on_signals(prog: str, interrupted: Callable[[], str]) -> None:
+    """Makes SIGINT and SIGTERM end the program as ``run_interruptibly`` does.
+
+    For the start of a program, before ``run_interruptibly`` takes over: a
+    Ctrl-C while ``import jax`` runs would otherwise end in a
+    ``KeyboardInterrupt`` traceback, and a SIGTERM in no line at all. The
+    handlers run between Python bytecodes of the main thread, so a long call
+    into C there delays them until it returns. Call it from the main thread.
+    """
+    on_signal = _exit_on_signal(prog, interrupted)
+    for signum in EXIT_SIGNAL:
+        signal.signal(signum, on_signal)
+
+
 def run_interruptibly(
     prog: str, work: Callable[[], Any], interrupted: Callable[[], str]
 ) -> Any:
@@ -271,12 +336,7 @@ def run_interruptibly(
         except BaseException as err:  # noqa: BLE001 - handed to the main thread
             outcome["error"] = err
 
-    def on_signal(signum: int, frame: Any) -> None:
-        del frame
-        _WRITING.acquire()  # never released: the process ends here
-        _stderr_line(f"{prog}: interrupted by {SIGNAL_NAMES[signum]}; {interrupted()}")
-        finish(EXIT_SIGNAL[signum])
-
+    on_signal = _exit_on_signal(prog, interrupted)
     previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}
     thread = threading.Thread(target=target, name=f"{prog}-work", daemon=True)
     thread.start()

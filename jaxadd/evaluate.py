@@ -23,24 +23,57 @@ Every bucket holds ``per_bucket`` distinct unordered problems, or all that exist
 when fewer do, and never a problem of the run's training split (matched as an
 unordered pair; the split is rebuilt from the run's config). The validation
 split may overlap: the run never trained on it.
+
+The table marks each edge case ``☑`` (right) or ``☒`` (wrong), or ``ok`` and
+``XX`` where standard output's encoding has no such characters (e.g.
+``PYTHONIOENCODING=ascii``).
+
+Every fault is one line on stderr, ``jaxadd.evaluate: error: ...``, and exit
+code 1, never a traceback (the codes are ``jaxadd.cli``'s: 0 done, 1 an error,
+130 SIGINT, 143 SIGTERM): a bad flag (absl's own errors included, and
+``--seed`` outside ``0..2147483647``), a missing, damaged or unreadable workdir
+or one that is not a directory, a ``--per_bucket`` whose suites would not fit
+in the memory available (``memory_needed``, checked before anything is built),
+a workdir where ``evaluation.json`` cannot be written (read-only, checked
+before the suites are built; a full disk, after: no ``evaluation.json.tmp`` is
+left), and a standard output that is closed, full or a closed pipe. Ctrl-C or
+SIGTERM ends the program at once with one line and 130 (143), never in the
+middle of writing ``evaluation.json``: it is the new one, whole, or the old.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import os
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from jaxadd import carries, data
+from jaxadd import carries, cli, data
 from jaxadd.config import Config
 
+PROG = "jaxadd.evaluate"
 DEFAULT_PER_BUCKET = 1000
+MAX_SEED = 2**31 - 1
+# The edge cases' marks in the table, (right, wrong), and where stdout's
+# encoding lacks them.
+MARKS = ("☑", "☒")
+ASCII_MARKS = ("ok", "XX")
+# Bytes per problem, as (fixed, per digit of the operands), measured with
+# tracemalloc (numpy's arrays and Python's strings): scoring at 3 to 10 digits,
+# drawing at 3 to 12.
+# Scoring holds every problem at once: operands (int64), pair keys, query and
+# answer ids (int32) and their padded chunks, the predicted ids, and each
+# answer decoded as a Python string (most of it).
+_SCORE_BYTES = (200, 20)
+# Drawing one bucket holds, besides it, the over-drawn candidates (twice the
+# need), their keys, np.unique's sorted copies and indices, np.isin's and the
+# carry-chain sampler's temporaries.
+_DRAW_BYTES = (300, 15)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +118,14 @@ def _training_keys(
 def _numbers_of_length(length: int) -> tuple[int, int]:
     """``[low, high)`` of the numbers written with ``length`` digits (0 has one)."""
     return (0 if length == 1 else 10 ** (length - 1)), 10**length
+
+
+def _problems_of_lengths(short: int, long: int) -> int:
+    """Distinct unordered problems whose operands have these lengths."""
+    low_s, high_s = _numbers_of_length(short)
+    low_l, high_l = _numbers_of_length(long)
+    n_s, n_l = high_s - low_s, high_l - low_l
+    return n_s * n_l if short < long else n_s * (n_s + 1) // 2
 
 
 def carry_chain_buckets(
@@ -152,8 +193,7 @@ def operand_length_buckets(
         for long in range(short, digits + 1):
             low_s, high_s = _numbers_of_length(short)
             low_l, high_l = _numbers_of_length(long)
-            n_s, n_l = high_s - low_s, high_l - low_l
-            possible = n_s * n_l if short < long else n_s * (n_s + 1) // 2
+            possible = _problems_of_lengths(short, long)
             in_train = int(
                 np.sum((train_lengths[:, 0] == short) & (train_lengths[:, 1] == long))
             )
@@ -255,6 +295,39 @@ def build_suites(
         uniform_bucket(*args),
         edge_case_bucket(digits, train_a, train_b),
     ]
+
+
+def bucket_sizes(digits: int, per_bucket: int) -> list[int]:
+    """The most problems each bucket of ``build_suites`` can hold, in table order.
+
+    ``per_bucket``, or all the problems of that kind when fewer exist; the
+    training split is not subtracted, so a real bucket may be a little smaller.
+    """
+    sizes = [
+        min(per_bucket, carries.count_unordered(digits, chain))
+        for chain in range(digits + 1)
+    ]
+    sizes += [
+        min(per_bucket, _problems_of_lengths(short, long))
+        for short in range(1, digits + 1)
+        for long in range(short, digits + 1)
+    ]
+    sizes.append(min(per_bucket, data.max_unique_problems(digits)))
+    sizes.append(len(edge_cases(digits)[0]))
+    return sizes
+
+
+def memory_needed(digits: int, per_bucket: int) -> int:
+    """About how many bytes building and scoring the suites takes at its peak.
+
+    Every problem while scoring, plus the temporaries of drawing the largest
+    bucket (see ``_SCORE_BYTES`` and ``_DRAW_BYTES``); the model runs in
+    chunks of a fixed size, so it adds nothing that grows with ``per_bucket``.
+    """
+    sizes = bucket_sizes(digits, per_bucket)
+    score = _SCORE_BYTES[0] + _SCORE_BYTES[1] * digits
+    draw = _DRAW_BYTES[0] + _DRAW_BYTES[1] * digits
+    return sum(sizes) * score + max(sizes) * draw
 
 
 def training_problems(config: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -397,7 +470,8 @@ def evaluate_workdir(
       The report: settings, ``epoch`` evaluated, and per-suite accuracies.
 
     Raises:
-      checkpoint.WorkdirError: the workdir cannot be read.
+      checkpoint.WorkdirError: the workdir cannot be read, or
+        ``evaluation.json`` cannot be written there.
     """
     from jaxadd import predict  # the loader ``python -m jaxadd.predict`` uses
 
@@ -408,21 +482,54 @@ def evaluate_workdir(
         **evaluate_params(config, params, per_bucket, seed),
     }
     if write:
-        path = os.path.join(workdir, "evaluation.json")
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        write_report(os.path.join(workdir, "evaluation.json"), report)
     return report
+
+
+def write_report(path: str, report: dict[str, Any]) -> None:
+    """Writes ``report`` as JSON to ``path`` whole or not at all.
+
+    Through ``path + ".tmp"``, renamed over ``path`` once complete and synced
+    (removed if anything fails), inside ``cli.writing()`` so that a signal
+    waits for it to end.
+
+    Raises:
+      checkpoint.WorkdirError: the file cannot be written (a read-only
+        directory, a full disk); ``path`` is left as it was.
+    """
+    text = json.dumps(report, indent=2) + "\n"
+    tmp = f"{path}.tmp"
+    try:
+        with cli.writing():
+            try:
+                with open(tmp, "w") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                raise
+    except OSError as err:
+        from jaxadd import checkpoint
+
+        reason = err.strerror or cli.first_line(err)
+        raise checkpoint.WorkdirError(f"cannot write {path}: {reason}") from None
 
 
 def _percent(accuracy: float | None) -> str:
     return "   -  " if accuracy is None else f"{100 * accuracy:6.2f}"
 
 
-def format_report(report: dict[str, Any]) -> list[str]:
-    """The report as table lines: accuracies in percent, ``-`` for empty buckets."""
+def format_report(report: dict[str, Any], marks: tuple[str, str] = MARKS) -> list[str]:
+    """The report as table lines: accuracies in percent, ``-`` for empty buckets.
+
+    Args:
+      report: what ``evaluate_workdir`` returned.
+      marks: an edge case's mark when right and when wrong (``ASCII_MARKS``
+        for an output that cannot write ``MARKS``).
+    """
     lines = ["longest carry chain   problems   exact %"]
     for row in report["carry_chain"]:
         lines.append(
@@ -445,7 +552,7 @@ def format_report(report: dict[str, Any]) -> list[str]:
         f"edge cases            {edge['n']:>8d}   {_percent(edge['accuracy'])}",
     ]
     for case in edge["cases"]:
-        mark = "☑" if case["correct"] else "☒"
+        mark = marks[0] if case["correct"] else marks[1]
         lines.append(
             f"  {case['problem']:>{2 * digits + 1}} = {case['answer']:<{digits + 1}} "
             f"{mark} {case['predicted']}"
@@ -455,38 +562,94 @@ def format_report(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main(argv: list[str]) -> None:
-    from absl import flags, logging
+def main(argv: list[str], closed: Sequence[str] = ()) -> None:
+    """Evaluates ``--workdir``, prints the table and writes ``evaluation.json``.
 
-    from jaxadd import checkpoint
+    Args:
+      argv: the program name alone (flags already parsed).
+      closed: the standard streams that were closed when the program started
+        (``cli.open_std_streams``).
+    """
+    from absl import flags, logging
 
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
-        sys.exit(f"jaxadd.evaluate: error: unexpected arguments {' '.join(argv[1:])}")
+        cli.fail(PROG, f"unexpected arguments {' '.join(argv[1:])}")
     flag_values = flags.FLAGS
-    if not flag_values.workdir:
-        sys.exit("jaxadd.evaluate: error: --workdir is required")
-    if flag_values.per_bucket <= 0:
-        sys.exit(
-            f"jaxadd.evaluate: error: per_bucket must be > 0, "
-            f"got {flag_values.per_bucket}"
-        )
-    try:
-        report = evaluate_workdir(
-            flag_values.workdir,
-            flag_values.per_bucket,
-            flag_values.seed,
-            warn=lambda line: print(f"warning: {line}", file=sys.stderr),
-        )
-    except (checkpoint.WorkdirError, ValueError) as err:
-        sys.exit(f"jaxadd.evaluate: error: {err}")
-    print(
-        f"{report['workdir']}: epoch {report['epoch']}, {report['digits']} digit(s), "
-        f"suite seed {report['seed']}"
+    workdir, per_bucket, seed = (
+        flag_values.workdir,
+        flag_values.per_bucket,
+        flag_values.seed,
     )
-    for line in format_report(report):
-        print(line)
-    print(f"wrote {os.path.join(flag_values.workdir, 'evaluation.json')}")
+    if not workdir:
+        cli.fail(PROG, "--workdir is required")
+    if per_bucket <= 0:
+        cli.fail(PROG, f"per_bucket must be > 0, got {per_bucket}")
+    if not 0 <= seed <= MAX_SEED:
+        cli.fail(PROG, f"--seed must be in 0..{MAX_SEED}, got {seed}")
+    if "stdout" in closed:
+        # /dev/null stands in for it now: the table would vanish without a word.
+        cli.fail(PROG, "standard output is closed: nowhere to print the table")
+
+    from jaxadd import checkpoint, predict  # import jax: after the quick checks
+
+    try:
+        config = predict.read_run_config(workdir)
+    except checkpoint.WorkdirError as err:
+        cli.fail(PROG, str(err))
+    # Refused before anything is built: numpy would take the memory piece by
+    # piece, and the kernel kill the process (or swap) long before a
+    # MemoryError.
+    need, available = memory_needed(config.digits, per_bucket), cli.available_memory()
+    if available is not None and need > available:
+        sizes = bucket_sizes(config.digits, per_bucket)
+        cli.fail(
+            PROG,
+            f"--per_bucket={per_bucket} needs about {cli.gib(need)} of memory "
+            f"({sum(sizes):,} problems in {len(sizes)} buckets), "
+            f"{cli.gib(available)} is available: use a smaller --per_bucket",
+        )
+    path = os.path.join(workdir, "evaluation.json")
+    # Before minutes of work rather than after (a full disk shows only then).
+    if not os.access(workdir, os.W_OK):
+        cli.fail(PROG, f"cannot write {path}: the workdir is not writable")
+    cli.tolerant_stdout()
+    marks = MARKS if cli.can_encode("".join(MARKS)) else ASCII_MARKS
+    written = [False]
+
+    def work() -> None:
+        report = evaluate_workdir(
+            workdir,
+            per_bucket,
+            seed,
+            write=False,
+            warn=lambda line: cli.say(PROG, "warning", line),
+        )
+        with cli.writing():  # the flag changes with the file, for a signal
+            write_report(path, report)
+            written[0] = True
+        lines = [
+            f"{report['workdir']}: epoch {report['epoch']}, "
+            f"{report['digits']} digit(s), suite seed {report['seed']}",
+            *format_report(report, marks),
+            f"wrote {path}",
+        ]
+        cli.write_line("\n".join(lines))
+
+    def interrupted() -> str:
+        return f"{path} written" if written[0] else f"{path} not written"
+
+    try:
+        cli.run_interruptibly(PROG, work, interrupted)
+    except (checkpoint.WorkdirError, ValueError) as err:
+        cli.fail(PROG, str(err))
+    except cli.OutputError as err:
+        cli.fail(PROG, f"{err} ({path} was written)" if written[0] else str(err))
+    except MemoryError:
+        cli.fail(PROG, "out of memory: use a smaller --per_bucket")
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback
+        cli.fail(PROG, f"{type(err).__name__}: {cli.first_line(err)}")
+    cli.finish(0)
 
 
 def _define_flags() -> None:
@@ -503,7 +666,13 @@ def _define_flags() -> None:
 
 
 if __name__ == "__main__":
+    # First: a closed descriptor must not be reused by the next file opened.
+    _closed = cli.open_std_streams()
+    cli.exit_on_signals(PROG, lambda: "nothing written")
     from absl import app
 
     _define_flags()
-    app.run(main)
+    app.run(
+        lambda argv: main(argv, _closed),
+        flags_parser=cli.guard_help_output(PROG, cli.flags_parser(PROG)),
+    )

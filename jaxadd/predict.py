@@ -35,24 +35,52 @@ as the model was trained on *after* that. Anything else is refused with a
 one-line reason: with problem arguments nothing is answered, each bad one is
 reported as ``jaxadd.predict: error: ...`` and the exit code is 1; on standard
 input each bad line is reported as ``line N: ...`` on stderr, the good lines are
-still answered, and the exit code is 1 at the end. A missing or damaged workdir
-is one error line and exit code 1.
+still answered, and the exit code is 1 at the end. A line of standard input
+longer than ``MAX_LINE_BYTES`` (1024) bytes, its line end not counted, is
+reported as ``line N: longer than 1024 bytes`` without being held whole (the
+rest of it is read and dropped in pieces), so a stream without newlines cannot
+fill the memory; a valid problem is ``2 * digits + 1`` characters.
+
+Every other fault is one line on stderr, ``jaxadd.predict: error: ...``, and
+exit code 1, never a traceback (the codes are ``jaxadd.cli``'s: 0 done, 1 an
+error, 130 SIGINT, 143 SIGTERM):
+
+- a bad flag (absl's own errors included), a missing, damaged or unreadable
+  workdir, or a path that is not a directory;
+- standard input closed (``0<&-``) with no problem arguments, or unreadable;
+- standard output closed (``1>&-``), full (``/dev/full``) or a pipe whose
+  reader went away (``| head -1``): ``cannot write to standard output: ...``,
+  and the program stops at once instead of answering the rest;
+- a ``--batch_size`` whose batch would not fit in the memory available
+  (``batch_bytes``), refused before anything is read.
+
+Ctrl-C or SIGTERM, at any moment, ends the program at once with one line,
+``jaxadd.predict: interrupted by SIGINT; N answer(s) written``, and 130 (143).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import numpy as np
 
+from jaxadd import cli, data
 from jaxadd.config import Config
 
 PROG = "jaxadd.predict"
 DEFAULT_BATCH_SIZE = 4096
+# The longest line of standard input read as a problem, in bytes, its line end
+# not counted. A problem is 2 * digits + 1 characters (at most 37 for the
+# largest model); the rest is room for whitespace and leading zeros.
+MAX_LINE_BYTES = 1024
+# The pieces in which the rest of a longer line is read and dropped.
+_SKIP_BYTES = 1 << 16
 _DIGITS = frozenset("0123456789")
 # How much of a bad problem an error message quotes: a line may be huge.
 _QUOTE_LEN = 40
@@ -140,7 +168,7 @@ class Predictor:
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Answers (as a person writes them) and their probabilities."""
-        from jaxadd import data, train
+        from jaxadd import train
 
         queries = data.encode_queries(a, b, self.config.digits, self.config.reverse)
         ids, probabilities = train.predict_in_chunks(
@@ -191,23 +219,64 @@ def read_run_config(workdir: str) -> Config:
     """The ``Config`` a workdir's run was trained with.
 
     Raises:
-      checkpoint.WorkdirError: no such directory, or no readable ``config.json``.
+      checkpoint.WorkdirError: no such directory, a path that is not one, one
+        that cannot be read, or no readable ``config.json``.
     """
     from jaxadd import checkpoint
 
-    if not os.path.isdir(workdir):
-        raise checkpoint.WorkdirError(f"workdir {workdir} does not exist")
+    try:
+        mode = os.stat(workdir).st_mode
+    except FileNotFoundError:
+        raise checkpoint.WorkdirError(f"workdir {workdir} does not exist") from None
+    except NotADirectoryError:
+        raise checkpoint.WorkdirError(
+            f"workdir {workdir} does not exist: part of its path is not a directory"
+        ) from None
+    except OSError as err:
+        raise checkpoint.WorkdirError(
+            f"cannot read workdir {workdir}: {err.strerror or cli.first_line(err)}"
+        ) from None
+    if not stat.S_ISDIR(mode):
+        raise checkpoint.WorkdirError(f"workdir {workdir} is not a directory")
+    if not os.access(workdir, os.R_OK | os.X_OK):
+        raise checkpoint.WorkdirError(
+            f"cannot read workdir {workdir}: permission denied"
+        )
     return Config.from_dict(checkpoint.read_config(workdir)["config"])
 
 
+class InputError(RuntimeError):
+    """Standard input cannot be read (an I/O error, a descriptor not open to read)."""
+
+
+def batch_bytes(config: Config, rows: int) -> int:
+    """About how many bytes of memory answering ``rows`` problems at once takes.
+
+    With ``T`` and ``A`` the query and answer lengths and ``H`` the hidden size:
+    on the host, the operands as Python ints and int64 arrays, the query and
+    answer ids (int32, with their padded copies) and the answers as Python
+    strings, about ``400 + 16 T + 20 A`` bytes a row; for the model (host memory
+    too on the CPU backend), the one-hot query (``T * 12`` float32) and XLA's
+    buffers for one call, measured with ``memory_analysis()``: the encoder's
+    input projection for every step (``T * 4H`` float32) and one step's gates
+    and states, ``4 H (4 T + 10 + 4 (layers - 1))`` bytes a row.
+    """
+    t, a = data.query_len(config.digits), data.answer_len(config.digits)
+    h = config.hidden_size
+    host = 400 + 16 * t + 20 * a
+    model = 4 * t * data.VOCAB_SIZE + 4 * h * (4 * t + 10 + 4 * (config.num_layers - 1))
+    return rows * (host + model)
+
+
 def answer_stream(
-    lines: Iterable[str],
+    lines: Iterable[str | ValueError],
     config: Config,
     params: Any,
     batch_size: int,
     show_confidence: bool,
     out: IO[str],
     err: IO[str],
+    answered: Callable[[int], None] | None = None,
 ) -> int:
     """Answers problems one a line, in batches; returns how many lines were bad.
 
@@ -216,13 +285,20 @@ def answer_stream(
     each batch as soon as it is full.
 
     Args:
-      lines: the problems, one an item (a trailing newline is fine).
+      lines: the problems, one an item (a trailing newline is fine); an item
+        that is a ``ValueError`` is a line the reader refused already (too
+        long, see ``read_lines``), reported with its message.
       config: the model's settings.
       params: the model's parameters.
       batch_size: problems answered per compiled call.
       show_confidence: append each answer's probability.
       out: where answers go.
-      err: where bad lines are reported.
+      err: where bad lines are reported (a failure to write there is ignored:
+        the exit code still says that lines were bad).
+      answered: told the number of answers written after each batch.
+
+    Raises:
+      cli.OutputError: ``out`` cannot be written; nothing more is answered.
     """
     bad = 0
     predictor: Predictor | None = None
@@ -239,19 +315,28 @@ def answer_stream(
             # for a whole batch of padding.
             predictor = Predictor(config, params, min(batch_size, len(a)))
         answers, probabilities = predictor(np.array(a), np.array(b))
-        for line in format_answers(answers, probabilities, show_confidence):
-            out.write(line + "\n")
-        out.flush()
+        # One write and one flush a batch, not a line: a pipe that closes
+        # stops the program at the next batch.
+        cli.write_line(
+            "\n".join(format_answers(answers, probabilities, show_confidence)), out
+        )
+        if answered is not None:
+            answered(len(answers))
         a.clear()
         b.clear()
 
     for number, text in enumerate(lines, 1):
-        try:
-            x, y = parse_problem(text, config.digits)
-        except ValueError as error:
+        error = text if isinstance(text, ValueError) else None
+        if error is None:
+            try:
+                x, y = parse_problem(text, config.digits)
+            except ValueError as refused:
+                error = refused
+        if error is not None:
             bad += 1
-            err.write(f"line {number}: {error}\n")
-            err.flush()
+            with contextlib.suppress(OSError, ValueError):
+                err.write(f"line {number}: {error}\n")
+                err.flush()
             continue
         a.append(x)
         b.append(y)
@@ -261,86 +346,146 @@ def answer_stream(
     return bad
 
 
-def _stdin_lines() -> Iterator[str]:
-    # Bytes, decoded per line: a stray non-UTF-8 byte becomes U+FFFD, which
-    # parse_problem reports as a bad character on that line, not a crash.
-    for raw in sys.stdin.buffer:
-        yield raw.decode("utf-8", errors="replace")
+def read_lines(
+    stream: IO[bytes], limit: int = MAX_LINE_BYTES
+) -> Iterator[str | ValueError]:
+    """The lines of a byte stream, decoded, never holding more than a line's limit.
+
+    Bytes are decoded per line: a stray non-UTF-8 byte becomes U+FFFD, which
+    ``parse_problem`` reports as a bad character on that line, not a crash.
+
+    Args:
+      stream: where the lines come from (standard input's ``buffer``).
+      limit: the most bytes a line may have, its line end (``\\n`` or
+        ``\\r\\n``) not counted.
+
+    Yields:
+      Each line without its line end, or, for a longer line, a ``ValueError``
+      saying so; the rest of that line is read in pieces and dropped.
+
+    Raises:
+      InputError: the stream cannot be read.
+    """
+    while True:
+        raw = _read_line(stream, limit + 2)
+        if not raw:
+            return
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        elif len(raw) == limit + 2:
+            # Too long already: drop the rest without keeping it.
+            while True:
+                piece = _read_line(stream, _SKIP_BYTES)
+                if not piece or piece.endswith(b"\n"):
+                    break
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if len(raw) > limit:
+            yield ValueError(f"longer than {limit} bytes")
+        else:
+            yield raw.decode("utf-8", errors="replace")
 
 
-def main(argv: list[str]) -> None:
+def _read_line(stream: IO[bytes], limit: int) -> bytes:
+    try:
+        return stream.readline(limit)
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or cli.first_line(err)
+        raise InputError(f"cannot read standard input: {reason}") from None
+
+
+def main(argv: list[str], closed: Sequence[str] = ()) -> None:
+    """Answers the problems of ``argv[1:]``, or of standard input if there are none.
+
+    Args:
+      argv: the program name and the problems (flags already parsed).
+      closed: the standard streams that were closed when the program started
+        (``cli.open_std_streams``).
+    """
     from absl import flags, logging
-
-    from jaxadd import checkpoint
 
     # orbax and jax log at INFO; stderr is for the user's bad lines.
     logging.set_verbosity(logging.WARNING)
     flag_values = flags.FLAGS
     problems = argv[1:]
     if not flag_values.workdir:
-        _fail("--workdir is required: the directory of a training run")
+        cli.fail(PROG, "--workdir is required: the directory of a training run")
     if flag_values.batch_size <= 0:
-        _fail(f"batch_size must be > 0, got {flag_values.batch_size}")
+        cli.fail(PROG, f"batch_size must be > 0, got {flag_values.batch_size}")
+    if "stdout" in closed:
+        # /dev/null stands in for it now: answers would vanish without a word.
+        cli.fail(PROG, "standard output is closed: nowhere to write the answers")
+    if not problems and "stdin" in closed:
+        cli.fail(
+            PROG,
+            "standard input is closed and no problem was given: give problems "
+            "as arguments or one a line on standard input",
+        )
 
-    bad = 0
+    from jaxadd import checkpoint  # imports jax: after the checks that need none
+
     try:
         config = read_run_config(flag_values.workdir)
-        # Problem arguments are all checked before the model loads: a typo
-        # answers at once, and nothing is answered from a half-good command.
-        errors = []
-        for problem in problems:
-            try:
-                parse_problem(problem, config.digits)
-            except ValueError as error:
-                errors.append(str(error))
-        if errors:
-            _fail(*errors)
+    except checkpoint.WorkdirError as error:
+        cli.fail(PROG, str(error))
+    # Problem arguments are all checked before the model loads: a typo
+    # answers at once, and nothing is answered from a half-good command.
+    errors = []
+    for problem in problems:
+        try:
+            parse_problem(problem, config.digits)
+        except ValueError as error:
+            errors.append(str(error))
+    if errors:
+        cli.fail(PROG, *errors)
+    # Standard input fills a whole batch before its first answer: refuse one
+    # that cannot fit rather than swap or be killed halfway.
+    rows = min(flag_values.batch_size, len(problems) or flag_values.batch_size)
+    need, available = batch_bytes(config, rows), cli.available_memory()
+    if available is not None and need > available:
+        cli.fail(
+            PROG,
+            f"--batch_size={flag_values.batch_size} needs about {cli.gib(need)} of "
+            f"memory for one batch, {cli.gib(available)} is available: "
+            "use a smaller --batch_size",
+        )
+
+    written = 0
+
+    def count(answers: int) -> None:
+        nonlocal written
+        written += answers
+
+    def work() -> int:
         # Told only if an older checkpoint does load: otherwise the error line
         # names every damaged epoch already.
         skipped: list[str] = []
-        config, params, _ = load_run(flag_values.workdir, skipped.append)
+        _, params, _ = load_run(flag_values.workdir, skipped.append)
         for line in skipped:
-            print(f"{PROG}: warning: {line}", file=sys.stderr, flush=True)
-        bad = answer_stream(
-            problems if problems else _stdin_lines(),
+            cli.say(PROG, "warning", line)
+        return answer_stream(
+            problems if problems else read_lines(sys.stdin.buffer),
             config,
             params,
             flag_values.batch_size,
             flag_values.show_confidence,
             sys.stdout,
-            sys.stderr,
+            # Not sys.stderr itself: a damaged checkpoint read mutes it.
+            cli.error_stream(),
+            answered=count,
         )
-    except checkpoint.WorkdirError as error:
-        _fail(str(error))
-    except BrokenPipeError:
-        # The reader went away (e.g. ``| head``): nothing left to tell it.
-        _finish(1)
-    except KeyboardInterrupt:
-        _finish(130)
+
+    try:
+        bad = cli.run_interruptibly(PROG, work, lambda: f"{written} answer(s) written")
+    except (checkpoint.WorkdirError, cli.OutputError, InputError) as error:
+        cli.fail(PROG, str(error))
+    except MemoryError:
+        cli.fail(PROG, "out of memory: use a smaller --batch_size")
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback
+        cli.fail(PROG, f"{type(error).__name__}: {cli.first_line(error)}")
     if bad:
-        print(f"{PROG}: error: {bad} bad line(s) not answered", file=sys.stderr)
-    _finish(1 if bad else 0)
-
-
-def _fail(*messages: str) -> None:
-    for message in messages:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-    _finish(1)
-
-
-def _finish(code: int) -> None:
-    """Exits at once, skipping interpreter teardown.
-
-    A failed orbax restore (a damaged checkpoint) can leave tensorstore reads in
-    flight; at teardown their callbacks print asyncio tracebacks after our own
-    output. Nothing here needs teardown: the workdir was only read.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed pipe: the exit code is all that is left to say
-    os._exit(code)
+        cli.fail(PROG, f"{bad} bad line(s) not answered")
+    cli.finish(0)
 
 
 _NEGATIVE = re.compile(r"-+[0-9+]")
@@ -365,8 +510,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
     try:
         rest = flags.FLAGS(args)
     except flags.Error as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        sys.exit(1)
+        cli.fail(PROG, cli.first_line(error))
     return [held.get(arg, arg) for arg in rest]
 
 
@@ -393,7 +537,13 @@ def _define_flags() -> None:
 
 
 if __name__ == "__main__":
+    # First: a closed descriptor must not be reused by the next file opened.
+    _closed = cli.open_std_streams()
+    cli.exit_on_signals(PROG, lambda: "nothing answered")
     from absl import app
 
     _define_flags()
-    app.run(main, flags_parser=_parse_flags)
+    app.run(
+        lambda argv: main(argv, _closed),
+        flags_parser=cli.guard_help_output(PROG, _parse_flags),
+    )
