@@ -329,4 +329,6 @@ def _log(line: str) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.flags_parser(PROG))
+    # From the start: Ctrl-C while JAX imports is one line too.
+    cli.exit_on_signals(PROG, lambda: "nothing was written")
+    app.run(main, flags_parser=cli.guard_help_output(PROG, cli.flags_parser(PROG)))
