@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 from jaxadd import data
 
@@ -35,61 +36,76 @@ SEED_TRAINING = {
 }
 
 
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A ``Config`` field: its default and the help ``--help`` shows for it."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Settings of one run.
+    """Settings of one run; each field's help is its ``--help`` text.
 
     The defaults are the Keras example's task (3 digits, 50,000 problems, reversed
     query, one 128-unit decoder LSTM) with the answer emitted least-significant
     digit first, trained with settings measured to reach 99% held-out exact
-    match in fewer examples and seconds (see README); the Keras example's own
-    answer format and training settings are ``SEED_TRAINING``.
-
-    Attributes:
-      digits: largest number of digits of an operand.
-      reverse: feed the padded query right to left.
-      reverse_answer: emit the answer least-significant digit first.
-      training_size: number of unique problems, training and validation together.
-      val_fraction: share of ``training_size`` held out for validation.
-      epochs: number of passes over the training split.
-      curriculum_epochs: the first this many epochs follow the "combined" length
-        curriculum of Zaremba & Sutskever's "Learning to Execute": half of each
-        batch comes from the problems whose longer operand has at most
-        ``train.curriculum_level`` digits (a level rising with the epoch), the
-        rest from all problems. 0 trains on all problems from the start.
-      batch_size: examples per optimizer step (global, over all devices).
-      hidden_size: width of every LSTM.
-      num_layers: number of decoder LSTMs.
-      learning_rate: Adam's (peak) learning rate.
-      lr_schedule: ``constant``, or ``cosine`` decay to 0 over ``epochs``.
-      sampling: how operands are drawn: ``seed`` (the Keras example's: a uniform
-        length, then uniform digits) or ``uniform`` over ``[0, 10**digits)``.
-      carry_fraction: share of the problems built to have long carry chains
-        (equally many with each longest chain 1..digits); see
-        ``data.generate_problems``.
-      seed: seeds problems, shuffling, initialization and sample choice.
-      target_accuracy: stop after the first epoch whose held-out exact-match
-        accuracy reaches this; ``None`` runs all ``epochs``.
-      num_samples: held-out problems printed after each epoch.
+    match in fewer examples and seconds (see README). Named recipes, the Keras
+    example's own settings among them, are in ``jaxadd.configs``.
     """
 
-    digits: int = 3
-    reverse: bool = True
-    reverse_answer: bool = True
-    training_size: int = 50_000
-    val_fraction: float = 0.1
-    epochs: int = 4
-    curriculum_epochs: int = 0
-    batch_size: int = 64
-    hidden_size: int = 128
-    num_layers: int = 1
-    learning_rate: float = 1e-2
-    lr_schedule: str = "cosine"
-    sampling: str = "seed"
-    carry_fraction: float = 0.0
-    seed: int = 0
-    target_accuracy: float | None = None
-    num_samples: int = 10
+    digits: int = _setting(3, "Largest number of digits of an operand.")
+    reverse: bool = _setting(
+        True, "Feed the padded query right to left ('12+345 ' -> ' 543+21')."
+    )
+    reverse_answer: bool = _setting(
+        True,
+        "Emit the answer least-significant digit first (decoded back for "
+        "display and scoring).",
+    )
+    training_size: int = _setting(
+        50_000, "Unique problems generated, training and held-out together."
+    )
+    val_fraction: float = _setting(
+        0.1, "Share of the problems held out (never trained on)."
+    )
+    epochs: int = _setting(
+        4, "Passes over the training split (fewer with --target_accuracy)."
+    )
+    curriculum_epochs: int = _setting(
+        0,
+        "The first N epochs follow the combined length curriculum of Zaremba & "
+        "Sutskever: half of each batch from the problems whose longer operand "
+        "has at most ceil(digits*e/(N+1)) digits in epoch e, half from all; "
+        "needs --sampling=seed; 0 is off.",
+    )
+    batch_size: int = _setting(64, "Examples per step, over all devices.")
+    hidden_size: int = _setting(128, "Width of every LSTM.")
+    num_layers: int = _setting(1, "Number of decoder LSTMs.")
+    learning_rate: float = _setting(1e-2, "Adam's (peak) learning rate.")
+    lr_schedule: str = _setting(
+        "cosine",
+        "cosine: decay to 0 over --epochs; constant.",
+        choices=LR_SCHEDULES,
+    )
+    sampling: str = _setting(
+        "seed",
+        "seed: each operand a uniform length in 1..digits, then uniform digits "
+        "(the Keras example's); uniform: operands uniform in [0, 10**digits).",
+        choices=data.SAMPLINGS,
+    )
+    carry_fraction: float = _setting(
+        0.0,
+        "Share of the problems built to have long carry chains (equally many "
+        "with each longest chain 1..digits); the rest follow --sampling.",
+    )
+    seed: int = _setting(
+        0,
+        "Seeds the problems, the split, initialization, shuffling and the "
+        f"samples shown (0..{MAX_SEED}).",
+    )
+    target_accuracy: float | None = _setting(
+        None, "Stop after the first epoch whose held-out exact match reaches it."
+    )
+    num_samples: int = _setting(10, "Held-out problems shown after each epoch.")
 
     @property
     def num_val(self) -> int:
@@ -181,6 +197,11 @@ class Config:
             raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+
+    @classmethod
+    def fields(cls) -> tuple[dataclasses.Field, ...]:
+        """The settings, in order, each with ``metadata["help"]``."""
+        return dataclasses.fields(cls)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

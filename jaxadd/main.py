@@ -1,10 +1,13 @@
 """Command line: ``python -m jaxadd.main --digits=4 --reverse --workdir=/tmp/run``.
 
-The flags map one to one onto ``jaxadd.config.Config``; their defaults are its
-defaults. A bad value, and every fault (a busy workdir, a full disk, a closed
-pipe, too little memory), ends the program with one line on stderr and exit
-code 1; Ctrl-C with one line and 130, SIGTERM with 143 (see ``jaxadd.cli``).
-What was written before, checkpoints and metrics lines, is kept, and the same
+The flags are made from the fields of ``jaxadd.config.Config``: one each, with
+its name, type, default and help. ``--config=NAME`` starts from a named recipe
+of ``jaxadd.configs`` instead of the defaults; flags given as well override it.
+
+A bad value, and every fault (a busy workdir, a full disk, a closed pipe, too
+little memory), ends the program with one line on stderr and exit code 1;
+Ctrl-C with one line and 130, SIGTERM with 143 (see ``jaxadd.cli``). What was
+written before, checkpoints and metrics lines, is kept, and the same
 command resumes from it.
 
 Every device of the machine is used; ``--cpu_devices=N`` splits a CPU into N
@@ -17,88 +20,49 @@ together when each runs the same command plus
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import threading
+import typing
 
 from absl import app, flags, logging
 
-from jaxadd import cli
-from jaxadd.config import LR_SCHEDULES, Config
-from jaxadd.data import SAMPLINGS
+from jaxadd import cli, configs
+from jaxadd.config import Config
 
 PROG = "jaxadd"
-_DEFAULTS = Config()
 
-flags.DEFINE_integer(
-    "digits", _DEFAULTS.digits, "Largest number of digits of an operand."
-)
-flags.DEFINE_boolean(
-    "reverse", _DEFAULTS.reverse, "Feed the padded query right to left."
-)
-flags.DEFINE_boolean(
-    "reverse_answer",
-    _DEFAULTS.reverse_answer,
-    "Emit the answer least-significant digit first.",
-)
-flags.DEFINE_integer(
-    "training_size",
-    _DEFAULTS.training_size,
-    "Unique problems generated (training and held-out together).",
-)
-flags.DEFINE_float(
-    "val_fraction", _DEFAULTS.val_fraction, "Share of the problems held out."
-)
-flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training split.")
-flags.DEFINE_integer(
-    "curriculum_epochs",
-    _DEFAULTS.curriculum_epochs,
-    "First N epochs use the combined length curriculum (Zaremba & Sutskever): "
-    "half of each batch from problems whose longer operand has at most "
-    "ceil(digits*e/(N+1)) digits in epoch e, half from all; 0 is off.",
-)
-flags.DEFINE_integer(
-    "batch_size", _DEFAULTS.batch_size, "Examples per step, over all devices."
-)
-flags.DEFINE_integer("hidden_size", _DEFAULTS.hidden_size, "Width of every LSTM.")
-flags.DEFINE_integer("num_layers", _DEFAULTS.num_layers, "Number of decoder LSTMs.")
-flags.DEFINE_float(
-    "learning_rate", _DEFAULTS.learning_rate, "Adam's (peak) learning rate."
-)
+
+def _define_config_flags() -> None:
+    """One flag per ``Config`` field: its name, type, default and help."""
+    types = typing.get_type_hints(Config)
+    for field in Config.fields():
+        name, default, help_text = field.name, field.default, field.metadata["help"]
+        kind = types[name]
+        if "choices" in field.metadata:
+            flags.DEFINE_enum(name, default, field.metadata["choices"], help_text)
+        elif kind is bool:
+            flags.DEFINE_boolean(name, default, help_text)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, help_text)
+        elif kind in (float, float | None):
+            flags.DEFINE_float(name, default, help_text)
+        else:
+            raise TypeError(f"no flag type for Config.{name}: {kind}")
+
+
+_define_config_flags()
 flags.DEFINE_enum(
-    "lr_schedule",
-    _DEFAULTS.lr_schedule,
-    LR_SCHEDULES,
-    "Learning-rate schedule: constant, or cosine decay to 0 over --epochs.",
-)
-flags.DEFINE_enum(
-    "sampling",
-    _DEFAULTS.sampling,
-    SAMPLINGS,
-    "Operands: seed (uniform length, then uniform digits; the Keras example's) "
-    "or uniform over [0, 10**digits).",
-)
-flags.DEFINE_float(
-    "carry_fraction",
-    _DEFAULTS.carry_fraction,
-    "Share of the problems built to have long carry chains (equally many with "
-    "each longest chain 1..digits); 0 draws them all by --sampling.",
-)
-flags.DEFINE_integer(
-    "seed", _DEFAULTS.seed, "Seeds data, initialization and shuffling."
+    "config",
+    "default",
+    configs.NAMES,
+    "Named recipe (jaxadd/configs/NAME.py); flags given as well override its fields.",
 )
 flags.DEFINE_string(
     "workdir",
     None,
     "Directory for config.json, metrics.jsonl and checkpoints; resumes if present.",
-)
-flags.DEFINE_float(
-    "target_accuracy",
-    None,
-    "Stop once held-out exact-match accuracy reaches this (0 < x <= 1).",
-)
-flags.DEFINE_integer(
-    "num_samples", _DEFAULTS.num_samples, "Held-out problems shown after each epoch."
 )
 flags.DEFINE_string(
     "coordinator_address",
@@ -134,25 +98,11 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags() -> Config:
-    return Config(
-        digits=FLAGS.digits,
-        reverse=FLAGS.reverse,
-        reverse_answer=FLAGS.reverse_answer,
-        training_size=FLAGS.training_size,
-        val_fraction=FLAGS.val_fraction,
-        epochs=FLAGS.epochs,
-        curriculum_epochs=FLAGS.curriculum_epochs,
-        batch_size=FLAGS.batch_size,
-        hidden_size=FLAGS.hidden_size,
-        num_layers=FLAGS.num_layers,
-        learning_rate=FLAGS.learning_rate,
-        lr_schedule=FLAGS.lr_schedule,
-        sampling=FLAGS.sampling,
-        carry_fraction=FLAGS.carry_fraction,
-        seed=FLAGS.seed,
-        target_accuracy=FLAGS.target_accuracy,
-        num_samples=FLAGS.num_samples,
-    )
+    """The ``--config`` recipe with every flag given on the command line applied."""
+    given = {
+        f.name: FLAGS[f.name].value for f in Config.fields() if FLAGS[f.name].present
+    }
+    return dataclasses.replace(configs.get(FLAGS.config), **given)
 
 
 def main(argv: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from jaxadd import configs
 from jaxadd.config import Config
 
 # Two-digit addition reaches well above chance in ten quick epochs with these.
@@ -16,16 +17,8 @@ SMALL = Config(
     num_samples=0,
 )
 
-TINY = Config(
-    digits=2,
-    training_size=600,
-    epochs=2,
-    batch_size=32,
-    learning_rate=1e-3,
-    lr_schedule="constant",
-    hidden_size=16,
-    num_samples=2,
-)
+# The recipe's own definition, so there is one copy of the tiny setting.
+TINY = configs.get("tiny")
 
 
 class KeptLines:
