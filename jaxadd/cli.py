@@ -9,6 +9,7 @@ bad flag as much as a full disk or Ctrl-C, with one line on stderr,
 1     an error: a bad flag or input, a busy or foreign workdir, an
       I/O failure (read-only or full disk, closed output), too little
       memory, a multi-host start that fails
+129   hung up (SIGHUP: the terminal closed)
 130   interrupted by SIGINT (Ctrl-C)
 143   terminated by SIGTERM
 ====  ==============================================================
@@ -32,8 +33,13 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
 EXIT_ERROR = 1
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
-SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+# SIGHUP too: a closed terminal must not kill a run in the middle of a write.
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+SIGNAL_NAMES = {
+    signal.SIGINT: "SIGINT",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+}
 
 # Held while a file of a workdir is being written; a signal waits for it.
 _WRITING = threading.RLock()
