@@ -9,8 +9,14 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jaxadd import data
+
+if TYPE_CHECKING:
+    import jax
+
+    from jaxadd.config import Config
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -56,6 +62,42 @@ def median_time(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def epoch_timer(
+    config: Config, queries: jax.Array, answers: jax.Array
+) -> tuple[Callable[[], float], float]:
+    """Compiles the whole-epoch training function for these problems.
+
+    Shared by the benchmark's throughput and the Keras pairing, so that both
+    time the very same compiled epoch.
+
+    Returns a function that trains one more epoch from ``config``'s initial
+    state (epoch keys 2, 3, ... of seed 0) and returns its wall seconds, and
+    the seconds compilation took. Epoch 1 runs here, untimed, because the first
+    run of a compiled program also allocates its buffers.
+    """
+    # Here, not at the top: scripts import this module without starting jax
+    # (scaling_check.py's parent must not, keras_baseline.py may have none).
+    from jaxadd import train
+
+    state = train.create_train_state(config)
+    epoch_fn = train.make_train_epoch(train.make_mesh(), config.batch_size)
+    start = time.perf_counter()
+    compiled = epoch_fn.lower(state, queries, answers, train.epoch_key(0, 1)).compile()
+    compile_sec = time.perf_counter() - start
+    epoch = 0
+
+    def timed_epoch() -> float:
+        nonlocal state, epoch
+        epoch += 1
+        start = time.perf_counter()
+        state, loss = compiled(state, queries, answers, train.epoch_key(0, epoch))
+        float(loss)
+        return time.perf_counter() - start
+
+    timed_epoch()
+    return timed_epoch, compile_sec
 
 
 def keras_comparison_problems(

@@ -102,6 +102,19 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert "not run: ModuleNotFoundError" in text
 
 
+def test_render_benchmark_reproduces_the_committed_reports(tmp_path):
+    # The Markdown is a function of the JSON alone: redrawn, it is the same.
+    results = ROOT / "experiments" / "results"
+    for stem in ("benchmark", "benchmark_repeat"):
+        out = tmp_path / f"{stem}.md"
+        run_script(
+            "experiments/render_benchmark.py",
+            str(results / f"{stem}.json"),
+            f"--out={out}",
+        )
+        assert out.read_bytes() == (results / f"{stem}.md").read_bytes()
+
+
 def test_table_tiny_writes_table_and_curves(tmp_path):
     run_script("experiments/reproduce_table.py", "--tiny", f"--out_dir={tmp_path}")
     table = json.loads((tmp_path / "table.json").read_text())
