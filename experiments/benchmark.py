@@ -12,7 +12,7 @@ JAX's persistent compilation cache filled by an earlier run; and, with
 their epochs alternated with jaxadd's. Every timing is a median of repeats;
 ratios compare numbers from this same run.
 
-This file measures and writes the JSON report;
+This file measures and writes the JSON report (and its ``provenance``);
 ``keras_pairing.py`` runs the Keras comparison and the ``--serve`` processes
 it pairs with, and ``render_benchmark.py`` turns the JSON into the Markdown,
 on its own too: ``python experiments/render_benchmark.py REPORT.json``.
@@ -197,7 +197,7 @@ def main() -> None:
     examples = 2_000 if tiny else 40_000
     repeats = 1 if tiny else 3
     info = common.machine_info()
-    report: dict = {"machine": info, "tiny": tiny}
+    report: dict = {"provenance": common.provenance(), "machine": info, "tiny": tiny}
 
     report["matmul_peak_flops"] = matmul_peak_flops(
         256 if tiny else 2048, 2 if tiny else 5

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import json
 import os
 import pathlib
 import platform
+import shlex
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,7 +23,8 @@ if TYPE_CHECKING:
 
     from jaxadd.config import Config
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results"
 
 
 def cpu_model() -> str:
@@ -51,6 +57,126 @@ def machine_line(info: dict) -> str:
     return (
         f"{info['cpu']}, {info['cores']} cores, backend {info['backend']} "
         f"({info['devices']}), jax {info['jax']}"
+    )
+
+
+def git_commit(root: pathlib.Path = ROOT) -> str:
+    """``git rev-parse HEAD`` of ``root``, ``-dirty`` appended if it has changes.
+
+    Changes to ``experiments/results`` and untracked files (new results, runs)
+    do not count: they are what the scripts write, not code that ran, and a
+    session of several experiments would otherwise mark all but its first.
+    ``"unknown"`` where ``root`` is no git checkout or git cannot say.
+    """
+    # Checked first: a copy of the scripts inside some other repository would
+    # otherwise report that repository's commit.
+    if not (root / ".git").exists():
+        return "unknown"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        # No optional locks: a status that refreshes the index could collide
+        # with git commands someone runs in the same checkout meanwhile.
+        changes = subprocess.run(
+            [
+                "git",
+                "--no-optional-locks",
+                "-C",
+                str(root),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)experiments/results",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    if not head:
+        return "unknown"
+    return f"{head}-dirty" if changes else head
+
+
+def memory_gib() -> float | None:
+    """Physical memory in GiB, or ``None`` where neither /proc nor sysconf says."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 2**20  # the line is in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_description() -> str:
+    """One line: CPU, cores, memory, JAX backend and devices, jax and flax."""
+    memory = memory_gib()
+    parts = [
+        cpu_model(),
+        f"{os.cpu_count()} cores",
+        "memory unknown" if memory is None else f"{memory:.1f} GiB memory",
+    ]
+    try:
+        import jax
+
+        devices = jax.devices()
+        parts.append(
+            f"JAX backend {jax.default_backend()} "
+            f"({len(devices)} x {devices[0].device_kind})"
+        )
+    # Whatever stops jax (none installed, no device) is a fact about the
+    # machine, worth its line, not a reason to lose the results file.
+    except Exception as error:
+        parts.append(f"no JAX backend ({type(error).__name__})")
+    parts += [f"jax {_version('jax')}", f"flax {_version('flax')}"]
+    return ", ".join(parts)
+
+
+def provenance(argv: list[str] | None = None) -> dict[str, str]:
+    """Where a results file came from, for its ``provenance`` key.
+
+    Args:
+      argv: the script's command line, its path first; default ``sys.argv``.
+        A script whose ``main`` takes an argument list passes it here, so that
+        a call from Python records the equivalent command.
+
+    Returns:
+      ``commit`` (``git_commit``), ``machine`` (``machine_description``),
+      ``command`` (the python executable and ``argv``, shell-quoted) and
+      ``date`` (ISO 8601, local time with its UTC offset, to the second).
+    """
+    return {
+        "commit": git_commit(),
+        "machine": machine_description(),
+        "command": shlex.join([sys.executable, *(sys.argv if argv is None else argv)]),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def provenance_line(record: dict[str, str]) -> str:
+    """``provenance``'s record as one Markdown line, for a report's header."""
+    return (
+        f"Provenance: commit `{record['commit']}`, {record['date']}, "
+        f"`{record['command']}`; {record['machine']}."
     )
 
 

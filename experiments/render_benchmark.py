@@ -33,6 +33,9 @@ def render(report: dict) -> str:
 
 def _header_lines(report: dict) -> list[str]:
     lines = ["# jaxadd benchmark", ""]
+    # Reports written before results carried their provenance have none.
+    if "provenance" in report:
+        lines += [common.provenance_line(report["provenance"]), ""]
     generation = report["generation"]
     return lines + [
         f"Machine: {common.machine_line(report['machine'])}. Made by `python "
