@@ -111,7 +111,9 @@ def full_length_accuracy(row: dict) -> float | None:
     return None
 
 
-def render(rows: list[dict], settings: dict, machine: dict) -> str:
+def render(
+    rows: list[dict], settings: dict, machine: dict, provenance: dict[str, str]
+) -> str:
     header = [
         "digits",
         "hidden",
@@ -144,6 +146,7 @@ def render(rows: list[dict], settings: dict, machine: dict) -> str:
     flags = " ".join(f"--{k}={v}" for k, v in settings["recipe_flags"].items())
     return (
         f"# Long addition: {settings['title']}\n\n"
+        f"{common.provenance_line(provenance)}\n\n"
         f"Machine: {common.machine_line(machine)}.\n\n"
         f"Every run: `python -m jaxadd.main --digits=D --hidden_size=H {flags}` "
         f"(made by `python experiments/long_addition.py "
@@ -253,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
     command_args = shlex.join(argv if argv is not None else sys.argv[1:])
+    provenance = common.provenance(None if argv is None else [__file__, *argv])
     if args.tiny:
         args.digits, args.hidden_sizes = "2,3", "8"
         args.training_size, args.epochs, args.per_bucket = 2000, 1, 20
@@ -297,9 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     common.write_json(
         out_stem.with_suffix(".json"),
-        {"machine": machine, "settings": settings, "rows": rows},
+        {
+            "provenance": provenance,
+            "machine": machine,
+            "settings": settings,
+            "rows": rows,
+        },
     )
-    text = render(rows, settings, machine)
+    text = render(rows, settings, machine, provenance)
     out_stem.with_suffix(".md").write_text(text)
     draw(rows, out_stem.with_suffix(".png"))
     print(text)

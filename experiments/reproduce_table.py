@@ -180,7 +180,9 @@ def describe(config: Config) -> str:
     return ", ".join(parts)
 
 
-def render(rows: list[dict], info: dict, out_dir: pathlib.Path) -> None:
+def render(
+    rows: list[dict], info: dict, out_dir: pathlib.Path, provenance: dict[str, str]
+) -> None:
     def fmt(x, spec):
         return "-" if x is None else format(x, spec)
 
@@ -217,6 +219,7 @@ def render(rows: list[dict], info: dict, out_dir: pathlib.Path) -> None:
     ]
     text = (
         "# Seed table, reproduced with held-out exact match\n\n"
+        f"{common.provenance_line(provenance)}\n\n"
         f"Machine: {common.machine_line(info)}. Made by "
         "`python experiments/reproduce_table.py`. 'train s to 99%' is training and "
         "per-epoch evaluation time up to the first epoch at >= 0.99 held-out exact "
@@ -226,7 +229,10 @@ def render(rows: list[dict], info: dict, out_dir: pathlib.Path) -> None:
         + common.markdown_table(header, table_rows)
     )
     (out_dir / "table.md").write_text(text)
-    common.write_json(out_dir / "table.json", {"machine": info, "rows": rows})
+    common.write_json(
+        out_dir / "table.json",
+        {"provenance": provenance, "machine": info, "rows": rows},
+    )
     draw_curves(rows, out_dir / "curves.png")
 
 
@@ -275,6 +281,8 @@ def main() -> None:
     out_dir = pathlib.Path(args.out_dir)
     runs_dir = out_dir / "table_runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    # Of this invocation; a row run by an earlier one keeps its own.
+    provenance = common.provenance()
     info = common.machine_info()
     rows = tiny_rows() if args.tiny else all_rows()
     if not args.render_only:
@@ -283,6 +291,7 @@ def main() -> None:
                 continue
             print(f"{name}: {describe(config)}", flush=True)
             record = run_row(name, config)
+            record["provenance"] = provenance
             record["machine"] = info
             common.write_json(runs_dir / f"{name}.json", record)
             print(
@@ -291,8 +300,8 @@ def main() -> None:
                 f"{record['val_exact_accuracy']:.4f}",
                 flush=True,
             )
-            render(_saved(runs_dir, rows), info, out_dir)
-    render(_saved(runs_dir, rows), info, out_dir)
+            render(_saved(runs_dir, rows), info, out_dir, provenance)
+    render(_saved(runs_dir, rows), info, out_dir, provenance)
     print(f"wrote {out_dir / 'table.md'}")
 
 

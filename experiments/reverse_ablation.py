@@ -142,7 +142,9 @@ def run_one(digits: int, reverse: bool, reverse_answer: bool, args) -> dict:
     }
 
 
-def write_results(rows: list[dict], args, out_stem: pathlib.Path) -> None:
+def write_results(
+    rows: list[dict], args, out_stem: pathlib.Path, provenance: dict[str, str]
+) -> None:
     machine = common.machine_info()
     settings = {
         name: getattr(args, name)
@@ -165,7 +167,12 @@ def write_results(rows: list[dict], args, out_stem: pathlib.Path) -> None:
     }
     common.write_json(
         out_stem.with_suffix(".json"),
-        {"machine": machine, "settings": settings, "rows": rows},
+        {
+            "provenance": provenance,
+            "machine": machine,
+            "settings": settings,
+            "rows": rows,
+        },
     )
     header = [
         "digits",
@@ -194,6 +201,7 @@ def write_results(rows: list[dict], args, out_stem: pathlib.Path) -> None:
     ]
     text = (
         "# Reversal ablation\n\n"
+        f"{common.provenance_line(provenance)}\n\n"
         f"Machine: {common.machine_line(machine)}.\n\n"
         f"Each run trains until held-out exact match reaches {args.target} or "
         f"{args.epochs} epochs / {args.max_minutes} minutes of training pass; "
@@ -248,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
+    # Taken first: the commit and the date the runs start from.
+    provenance = common.provenance(None if argv is None else [__file__, *argv])
     if args.tiny:
         args.digits, args.training_sizes = "1", "1:55"
         args.epochs, args.segment_epochs, args.max_minutes = 1, 1, 1.0
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     out_stem = pathlib.Path(args.out_dir) / stem
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    write_results(rows, args, out_stem)
+    write_results(rows, args, out_stem, provenance)
     print(out_stem.with_suffix(".md").read_text())
     print(f"wrote {out_stem}.md and .json in {time.perf_counter() - start:.0f} s")
     return 0

@@ -27,9 +27,15 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-# common imports jax only inside machine_info, which this parent never calls:
-# the fake-device flag must reach each child before its own jax import.
-from experiments.common import RESULTS, cpu_model  # noqa: E402
+# common imports jax only inside its functions, and this parent calls the one
+# that starts jax (provenance) only once the children are done: their timings
+# have the machine to themselves.
+from experiments.common import (  # noqa: E402
+    RESULTS,
+    cpu_model,
+    provenance,
+    provenance_line,
+)
 
 FLAGS = [
     "--digits=3",
@@ -77,10 +83,12 @@ def run(num_devices: int, flags: list[str]) -> dict:
     }
 
 
-def report(rows: list[dict], flags: list[str]) -> str:
+def report(rows: list[dict], flags: list[str], record: dict[str, str]) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         "# Throughput against fake CPU device count",
+        "",
+        provenance_line(record),
         "",
         "**A functional check, not a speed claim.** Fake devices "
         "(`--xla_force_host_platform_device_count`) split the same CPU cores among "
@@ -118,9 +126,10 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report(rows, FLAGS))
+    record = provenance()
+    out.write_text(report(rows, FLAGS, record))
     machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "load": os.getloadavg()}
-    payload = {"machine": machine, "flags": FLAGS, "rows": rows}
+    payload = {"provenance": record, "machine": machine, "flags": FLAGS, "rows": rows}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
     print(out.read_text())
 

@@ -62,6 +62,8 @@ def test_reverse_ablation_tiny_writes_its_table(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     result = json.loads((tmp_path / "reverse_ablation_tiny.json").read_text())
     assert result["machine"]["cores"] and result["machine"]["backend"]
+    assert result["provenance"]["commit"]
+    assert "experiments/reverse_ablation.py" in result["provenance"]["command"]
     rows = result["rows"]
     assert [(r["reverse"], r["reverse_answer"]) for r in rows] == [
         (True, False),
@@ -76,4 +78,5 @@ def test_reverse_ablation_tiny_writes_its_table(tmp_path):
         assert pathlib.Path(row["workdir"], "evaluation.json").exists()
     table = (tmp_path / "reverse_ablation_tiny.md").read_text()
     assert "longest-chain exact %" in table and "Machine:" in table
+    assert "Provenance: commit" in table
     assert "| 1 | neither |" in table

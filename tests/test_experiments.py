@@ -3,12 +3,16 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments import common  # noqa: E402
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
@@ -24,6 +28,17 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result
+
+
+def assert_provenance(report: dict, script: str) -> None:
+    """``report`` says which commit, machine and command made it, and when."""
+    record = report["provenance"]
+    assert sorted(record) == ["command", "commit", "date", "machine"]
+    assert record["commit"]
+    if (ROOT / ".git").exists():  # a git checkout, clean or not, knows its commit
+        assert record["commit"] != "unknown"
+    assert record["command"].startswith(sys.executable) and script in record["command"]
+    assert "cores" in record["machine"] and "jax " in record["machine"]
 
 
 # Stands in for a python with keras (the shebang names this interpreter). It
@@ -57,6 +72,7 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
         f"--keras_python={fake_keras}",
     )
     report = json.loads(out.with_suffix(".json").read_text())
+    assert_provenance(report, "experiments/benchmark.py --tiny")
     assert report["matmul_peak_flops"] > 0
     assert report["generation"]["problems_per_sec"] > 0
     for cell in report["throughput"]:
@@ -71,6 +87,7 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert cached["last_epoch_line"].split()[:10] == run["last_epoch_line"].split()[:10]
     text = out.read_text()
     assert "examples/s" in text and "Machine:" in text
+    assert f"Provenance: commit `{report['provenance']['commit']}`" in text
     # Keras's epochs alternate with ours; a backend that cannot start, or that
     # stops answering, is reported.
     rows = {(k["backend"], k["batch_size"]): k for k in report["keras"]}
@@ -102,14 +119,31 @@ def test_benchmark_tiny_writes_its_report(tmp_path):
     assert "not run: ModuleNotFoundError" in text
 
 
+def test_render_benchmark_reproduces_the_committed_reports(tmp_path):
+    # The Markdown is a function of the JSON alone: redrawn, it is the same.
+    results = ROOT / "experiments" / "results"
+    for stem in ("benchmark", "benchmark_repeat"):
+        out = tmp_path / f"{stem}.md"
+        run_script(
+            "experiments/render_benchmark.py",
+            str(results / f"{stem}.json"),
+            f"--out={out}",
+        )
+        assert out.read_bytes() == (results / f"{stem}.md").read_bytes()
+
+
 def test_table_tiny_writes_table_and_curves(tmp_path):
     run_script("experiments/reproduce_table.py", "--tiny", f"--out_dir={tmp_path}")
     table = json.loads((tmp_path / "table.json").read_text())
+    assert_provenance(table, "experiments/reproduce_table.py --tiny")
+    row_file = json.loads((tmp_path / "table_runs" / "tiny-rev.json").read_text())
+    assert row_file["provenance"] == table["provenance"]
     assert [row["name"] for row in table["rows"]] == ["tiny-rev", "tiny-norev"]
     for row in table["rows"]:
         assert len(row["history"]) == row["epochs_run"] >= 1
         assert 0.0 <= row["train_exact_accuracy"] <= 1.0
     assert "tiny-norev" in (tmp_path / "table.md").read_text()
+    assert "Provenance: commit" in (tmp_path / "table.md").read_text()
     assert (tmp_path / "curves.png").stat().st_size > 1000
 
 
@@ -122,6 +156,7 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
         f"--workdir_root={tmp_path / 'runs'}",
     )
     result = json.loads((tmp_path / "long_addition_tiny.json").read_text())
+    assert_provenance(result, "experiments/long_addition.py --tiny")
     rows = result["rows"]
     assert [(r["digits"], r["hidden_size"]) for r in rows] == [(2, 8), (3, 8)]
     for row in rows:
@@ -129,5 +164,51 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
         assert row["examples"] == row["curve"][-1]["examples"] > 0
         assert 0.0 <= row["longest_chain_accuracy"] <= 1.0
     assert result["settings"]["recipe_flags"]["reverse_answer"] is True
-    assert "longest-chain exact %" in (tmp_path / "long_addition_tiny.md").read_text()
+    text = (tmp_path / "long_addition_tiny.md").read_text()
+    assert "longest-chain exact %" in text and "Provenance: commit" in text
     assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000
+
+
+def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("no git on this machine")
+    assert common.git_commit(tmp_path) == "unknown"
+    (tmp_path / ".git").mkdir()  # looks like a checkout, is none: git fails
+    assert common.git_commit(tmp_path) == "unknown"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    (repo / "a.txt").write_text("a\n")
+    (repo / "experiments" / "results").mkdir(parents=True)
+    (repo / "experiments" / "results" / "r.json").write_text("{}\n")
+    git("add", ".")
+    git("commit", "-qm", "a")
+    head = git("rev-parse", "HEAD")
+    # What the scripts write leaves the tree clean: new files, results redone.
+    (repo / "untracked.json").write_text("{}\n")
+    (repo / "experiments" / "results" / "r.json").write_text('{"x": 1}\n')
+    assert common.git_commit(repo) == head
+    (repo / "a.txt").write_text("b\n")
+    assert common.git_commit(repo) == f"{head}-dirty"
+    line = common.provenance_line(
+        {"commit": head, "date": "D", "command": "python x.py", "machine": "M"}
+    )
+    assert line == f"Provenance: commit `{head}`, D, `python x.py`; M."
