@@ -93,8 +93,8 @@ def error_line(result, prog: str, code: int = 1) -> str:
     assert result.returncode == code, (result.returncode, result.stderr)
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    kind = "error" if code == 1 else "interrupted"
-    assert lines[0].startswith(f"{prog}: {kind}: "), lines[0]
+    start = f"{prog}: error: " if code == 1 else f"{prog}: interrupted by "
+    assert lines[0].startswith(start), lines[0]
     return lines[0]
 
 
