@@ -43,10 +43,8 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, memory, models
+from jaxadd import checkpoint, data, inference, memory, models
 from jaxadd.config import Config
-
-EVAL_CHUNK = 2048
 
 
 class TrainingError(RuntimeError):
@@ -270,60 +268,10 @@ def make_eval_fn(model: models.Seq2SeqLSTM):
     return eval_chunk
 
 
-def make_predict_fn(model: models.Seq2SeqLSTM):
-    """A jitted ``(params, queries) -> (answer ids, probability of that answer)``."""
-
-    @jax.jit
-    def predict(params, queries):
-        logits = model.apply({"params": params}, data.one_hot(queries))
-        log_probs = jax.nn.log_softmax(logits)
-        ids = jnp.argmax(logits, -1)
-        chosen = jnp.take_along_axis(log_probs, ids[..., None], -1)[..., 0]
-        return ids, jnp.exp(chosen.sum(-1))
-
-    return predict
-
-
-def padded_chunks(*arrays: np.ndarray, chunk: int = EVAL_CHUNK):
-    """Yields ``(*chunks, mask)``; every chunk has ``chunk`` rows (the last padded).
-
-    A fixed shape means one compilation, whatever the size of the set.
-    """
-    n = len(arrays[0])
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        mask = np.zeros(chunk, bool)
-        mask[: stop - start] = True
-        parts = []
-        for array in arrays:
-            part = np.zeros((chunk,) + array.shape[1:], array.dtype)
-            part[: stop - start] = array[start:stop]
-            parts.append(part)
-        yield (*parts, mask)
-
-
-def predict_in_chunks(
-    predict_fn, params, queries: np.ndarray, chunk: int = EVAL_CHUNK
-) -> tuple[np.ndarray, np.ndarray]:
-    """Answer ids ``[n, answer_len]`` and their probabilities ``[n]`` for any ``n``.
-
-    ``predict_fn`` is ``make_predict_fn``'s; it runs on fixed-size chunks
-    (``padded_chunks``), so any number of queries costs one compilation.
-    """
-    ids_parts, probability_parts = [], []
-    for rows, mask in padded_chunks(queries, chunk=chunk):
-        ids, probability = predict_fn(params, rows)
-        ids_parts.append(np.asarray(ids)[mask])
-        probability_parts.append(np.asarray(probability)[mask])
-    if not ids_parts:
-        return np.zeros((0, 0), np.int32), np.zeros(0, np.float32)
-    return np.concatenate(ids_parts), np.concatenate(probability_parts)
-
-
 def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
     """Loss, per-character and exact-match accuracy over a whole split."""
     totals = {"loss": 0.0, "char_correct": 0.0, "exact_correct": 0.0}
-    for queries, answers, mask in padded_chunks(split.queries, split.answers):
+    for queries, answers, mask in inference.padded_chunks(split.queries, split.answers):
         sums = eval_chunk(params, queries, answers, mask)
         for name, value in sums.items():
             totals[name] += float(value)
@@ -333,30 +281,6 @@ def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
         "char_accuracy": totals["char_correct"] / n,
         "exact_accuracy": totals["exact_correct"] / n,
     }
-
-
-def format_samples(
-    predict_fn, params, split: data.Split, config: Config, indices: np.ndarray
-) -> list[str]:
-    """Lines like ``Q 535+61  T 596  ☑ 596`` for the problems at ``indices``."""
-    ids, _ = predict_fn(params, split.queries[indices])
-    guesses = decode_answers(np.asarray(ids), config.reverse_answer)
-    width = data.query_len(config.digits)
-    lines = []
-    for i, guess in zip(indices, guesses):
-        question = f"{split.a[i]}+{split.b[i]}"
-        truth = str(split.a[i] + split.b[i])
-        mark = "☑" if guess == truth else "☒"
-        lines.append(
-            f"Q {question:<{width}} T {truth:<{config.digits + 1}} {mark} {guess}"
-        )
-    return lines
-
-
-def decode_answers(ids: np.ndarray, reverse_answer: bool) -> list[str]:
-    """Answers as a person writes them: no padding, most significant digit first."""
-    texts = [text.strip() for text in data.decode(ids)]
-    return [text[::-1] for text in texts] if reverse_answer else texts
 
 
 def describe_devices() -> list[str]:
@@ -486,7 +410,7 @@ def _train(
         )
     compile_sec = time.perf_counter() - compile_start
     eval_chunk = make_eval_fn(model)
-    predict_fn = make_predict_fn(model)
+    predict_fn = inference.make_predict_fn(model)
     processes = jax.process_count()
     log(
         f"{len(train_split)} training / {len(val_split)} held-out problems, "
@@ -552,7 +476,7 @@ def _train(
                 indices = rng.choice(
                     len(val_split), min(config.num_samples, len(val_split)), False
                 )
-                for line in format_samples(
+                for line in inference.format_samples(
                     predict_fn, state.params, val_split, config, indices
                 ):
                     log(line)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from jaxadd import carries, checkpoint, data, evaluate, train
+from jaxadd import carries, checkpoint, data, evaluate, inference, train
 from jaxadd.config import Config
 
 
@@ -108,7 +108,7 @@ def test_reversed_answer_round_trips(digits):
     )
     for reverse_answer in (False, True):
         ids = data.encode_answers(sums, digits, reverse_answer)
-        assert train.decode_answers(ids, reverse_answer) == [str(s) for s in sums]
+        assert inference.decode_answers(ids, reverse_answer) == [str(s) for s in sums]
     reversed_text = data.decode(data.encode_answers(np.array([120]), 3, True))
     assert reversed_text == ["021 "]
 

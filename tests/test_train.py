@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import SMALL, TINY
 
-from jaxadd import data, train
+from jaxadd import data, inference, train
 
 
 def test_loss_falls_over_a_few_dozen_steps():
@@ -76,7 +76,7 @@ def test_evaluate_counts_exact_and_per_character_accuracy():
     )  # 1,500 rows: one padded chunk
     eval_chunk = train.make_eval_fn(train.make_model(config))
     metrics = train.evaluate(eval_chunk, params, val)
-    ids, _ = train.make_predict_fn(train.make_model(config))(params, val.queries)
+    ids, _ = inference.make_predict_fn(train.make_model(config))(params, val.queries)
     right = np.asarray(ids) == val.answers
     assert metrics["exact_accuracy"] == pytest.approx(right.all(1).mean())
     assert metrics["char_accuracy"] == pytest.approx(right.mean())
