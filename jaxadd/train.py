@@ -93,14 +93,14 @@ def init_params(config: Config) -> Any:
 def make_splits(config: Config) -> tuple[data.Split, data.Split]:
     """The run's (training, held-out) problems; the same on every call and host."""
     return data.make_splits(
-        config.training_size,
-        config.digits,
-        config.reverse,
-        config.val_fraction,
-        config.seed,
-        config.reverse_answer,
-        config.sampling,
-        config.carry_fraction,
+        num_problems=config.training_size,
+        digits=config.digits,
+        reverse=config.reverse,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        reverse_answer=config.reverse_answer,
+        sampling=config.sampling,
+        carry_fraction=config.carry_fraction,
     )
 
 
@@ -268,7 +268,7 @@ def make_eval_fn(model: models.Seq2SeqLSTM):
     return eval_chunk
 
 
-def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
+def evaluate_split(eval_chunk, params, split: data.Split) -> dict[str, float]:
     """Loss, per-character and exact-match accuracy over a whole split."""
     totals = {"loss": 0.0, "char_correct": 0.0, "exact_correct": 0.0}
     for queries, answers, mask in inference.padded_chunks(split.queries, split.answers):
@@ -446,7 +446,7 @@ def _train(
                 )
             train_loss = float(train_loss)  # waits for the epoch to finish
             train_sec = time.perf_counter() - epoch_start
-            val = evaluate(eval_chunk, state.params, val_split)
+            val = evaluate_split(eval_chunk, state.params, val_split)
             if not (math.isfinite(train_loss) and math.isfinite(val["loss"])):
                 raise TrainingError(
                     f"non-finite loss at epoch {epoch} (train {train_loss}, "

@@ -54,12 +54,12 @@ def trained(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("predict") / "run"
     result = train.train_and_evaluate(LEARNS, str(workdir), log=lambda line: None)
     train_split, _ = data.make_splits(
-        LEARNS.training_size,
-        LEARNS.digits,
-        LEARNS.reverse,
-        LEARNS.val_fraction,
-        LEARNS.seed,
-        LEARNS.reverse_answer,
+        num_problems=LEARNS.training_size,
+        digits=LEARNS.digits,
+        reverse=LEARNS.reverse,
+        val_fraction=LEARNS.val_fraction,
+        seed=LEARNS.seed,
+        reverse_answer=LEARNS.reverse_answer,
     )
     # What the training code itself answers with the final parameters.
     ids, _ = inference.make_predict_fn(train.make_model(LEARNS))(

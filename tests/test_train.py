@@ -13,7 +13,9 @@ from jaxadd import data, inference, train
 def test_loss_falls_over_a_few_dozen_steps():
     config = dataclasses.replace(SMALL, batch_size=64)
     state = train.create_train_state(config)
-    train_split, _ = data.make_splits(5_000, 2, True, 0.1, seed=0)
+    train_split, _ = data.make_splits(
+        num_problems=5_000, digits=2, reverse=True, val_fraction=0.1, seed=0
+    )
     step = jax.jit(train.train_step)
     losses = []
     for i in range(40):
@@ -68,14 +70,14 @@ def test_samples_are_shown_unreversed(quiet):
         assert ("☑" in line) != ("☒" in line)
 
 
-def test_evaluate_counts_exact_and_per_character_accuracy():
+def test_evaluate_split_counts_exact_and_per_character_accuracy():
     config = dataclasses.replace(TINY, hidden_size=8)
     params = train.init_params(config)
-    _, val = data.make_splits(
-        3000, 2, True, 0.5, seed=0
-    )  # 1,500 rows: one padded chunk
+    _, val = data.make_splits(  # 1,500 rows: one padded chunk
+        num_problems=3000, digits=2, reverse=True, val_fraction=0.5, seed=0
+    )
     eval_chunk = train.make_eval_fn(train.make_model(config))
-    metrics = train.evaluate(eval_chunk, params, val)
+    metrics = train.evaluate_split(eval_chunk, params, val)
     ids, _ = inference.make_predict_fn(train.make_model(config))(params, val.queries)
     right = np.asarray(ids) == val.answers
     assert metrics["exact_accuracy"] == pytest.approx(right.all(1).mean())
