@@ -14,6 +14,7 @@ import math
 from jaxadd import data
 
 LR_SCHEDULES = ("constant", "cosine")
+LSTM_BACKWARDS = ("manual", "autodiff")
 
 # Settings that may change between a run and its resumption: they decide how
 # long to train or what to print, not what a step computes.
@@ -73,6 +74,10 @@ class Config:
       target_accuracy: stop after the first epoch whose held-out exact-match
         accuracy reaches this; ``None`` runs all ``epochs``.
       num_samples: held-out problems printed after each epoch.
+      lstm_backward: how the LSTMs' gradients are taken: ``manual``, the
+        hand-written backward pass of the recurrence (``models._cell_backward``,
+        faster), or ``autodiff``, JAX's differentiation of the forward scan.
+        Gradients agree to float rounding.
     """
 
     digits: int = 3
@@ -92,6 +97,7 @@ class Config:
     seed: int = 0
     target_accuracy: float | None = None
     num_samples: int = 10
+    lstm_backward: str = "manual"
 
     @property
     def num_val(self) -> int:
@@ -178,6 +184,11 @@ class Config:
         if self.target_accuracy is not None and not 0.0 < self.target_accuracy <= 1.0:
             raise ValueError(
                 f"target_accuracy must be in (0, 1], got {self.target_accuracy}"
+            )
+        if self.lstm_backward not in LSTM_BACKWARDS:
+            raise ValueError(
+                f"lstm_backward must be one of {', '.join(LSTM_BACKWARDS)}, "
+                f"got {self.lstm_backward!r}"
             )
         if self.num_samples < 0:
             raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
