@@ -345,7 +345,7 @@ class EpochRunner:
             if needs_curriculum
             else None
         )
-        key = epoch_key(config.seed, 1)
+        key = epoch_key(config.seed, 1)  # for its shape: any epoch's would do
         start = time.perf_counter()
         self._plain_epoch = None
         if config.curriculum_epochs < config.epochs:
