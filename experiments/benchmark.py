@@ -217,7 +217,13 @@ def main() -> None:
     cells = []
     for digits in digits_list:
         training_size = 3_000 if tiny else SEED_TRAINING_SIZE[digits]
-        split, _ = data.make_splits(training_size, digits, True, 0.0, 0)
+        split, _ = data.make_splits(
+            num_problems=training_size,
+            digits=digits,
+            reverse=True,
+            val_fraction=0.0,
+            seed=0,
+        )
         for batch_size in batch_sizes:
             config = Config(digits=digits, batch_size=batch_size)
             cell = throughput(config, split, examples, repeats)

@@ -235,7 +235,9 @@ def keras_comparison_problems(
     on its first ``examples`` problems (whole batches of them, for jaxadd).
     """
     size = max(examples + 1, 2 * batch_size)
-    split, _ = data.make_splits(size, digits, True, 0.0, 0)
+    split, _ = data.make_splits(
+        num_problems=size, digits=digits, reverse=True, val_fraction=0.0, seed=0
+    )
     return split
 
 

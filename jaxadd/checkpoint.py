@@ -166,6 +166,30 @@ def read_config(workdir: str) -> dict[str, Any]:
     return info
 
 
+def read_run_config(workdir: str) -> Config:
+    """The ``Config`` a workdir's run was trained with; nothing there is written.
+
+    Raises:
+      WorkdirError: no such directory, a path that is not one, one that cannot
+        be read, or no readable ``config.json``.
+    """
+    try:
+        mode = os.stat(workdir).st_mode
+    except FileNotFoundError:
+        raise WorkdirError(f"workdir {workdir} does not exist") from None
+    except NotADirectoryError:
+        raise WorkdirError(
+            f"workdir {workdir} does not exist: part of its path is not a directory"
+        ) from None
+    except OSError as err:
+        raise WorkdirError(f"cannot read workdir {workdir}: {_why(err)}") from None
+    if not stat.S_ISDIR(mode):
+        raise WorkdirError(f"workdir {workdir} is not a directory")
+    if not os.access(workdir, os.R_OK | os.X_OK):
+        raise WorkdirError(f"cannot read workdir {workdir}: permission denied")
+    return Config.from_dict(read_config(workdir)["config"])
+
+
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """``name old -> new`` for each setting that changes what the run computes."""
     resumable = set(RESUMABLE_FIELDS)
@@ -453,6 +477,33 @@ def restore_newest(
     finally:
         manager.close()
     return state, epoch
+
+
+def load_run(
+    workdir: str, warn: Callable[[str], None] | None = None
+) -> tuple[Config, Any, int]:
+    """The settings, newest readable parameters and their epoch of a run.
+
+    Nothing in ``workdir`` is written.
+
+    Args:
+      workdir: a training run's directory.
+      warn: told about each damaged checkpoint passed over.
+
+    Raises:
+      WorkdirError: no such workdir, an unreadable ``config.json``, or no
+        readable checkpoint.
+    """
+    from jaxadd import train  # here: train imports this module
+
+    config = read_run_config(workdir)
+    # The template gives orbax the shapes and dtypes to restore into; it is
+    # built from the saved settings, never from anything stored as code.
+    # Abstract (eval_shape): initializing real parameters op by op would take
+    # longer than the whole restore, and they would be overwritten anyway.
+    template = jax.eval_shape(lambda: train.create_train_state(config))
+    state, epoch = restore_newest(workdir, template, log=warn)
+    return config, state.params, epoch
 
 
 class RunStore:

@@ -342,9 +342,9 @@ def training_problems(config: Config) -> tuple[np.ndarray, np.ndarray]:
 def _predict_fn(model):
     # One jitted function per architecture: runs that differ only in their
     # data (reversal, sampling) then share one compilation.
-    from jaxadd import train
+    from jaxadd import inference
 
-    return train.make_predict_fn(model)
+    return inference.make_predict_fn(model)
 
 
 def predict_answers(
@@ -352,19 +352,19 @@ def predict_answers(
 ) -> tuple[np.ndarray, list[str]]:
     """Whether each answer is exactly right, and the answers as a person writes them.
 
-    Runs the model in fixed-shape chunks (``train.padded_chunks``): one compile.
+    Runs the model in fixed-shape chunks (``inference.padded_chunks``): one compile.
     """
-    from jaxadd import train  # jax is imported only when a model runs
+    from jaxadd import inference, train  # jax is imported only when a model runs
 
     digits = config.digits
     queries = data.encode_queries(a, b, digits, config.reverse)
     answers = data.encode_answers(a + b, digits, config.reverse_answer)
     predict_fn = _predict_fn(train.make_model(config))
-    ids, _ = train.predict_in_chunks(predict_fn, params, queries)
+    ids, _ = inference.predict_in_chunks(predict_fn, params, queries)
     if not len(ids):
         ids = np.zeros_like(answers)
     exact = np.all(ids == answers, axis=1)
-    return exact, train.decode_answers(ids, config.reverse_answer)
+    return exact, inference.decode_answers(ids, config.reverse_answer)
 
 
 def _accuracy(correct: int, n: int) -> float | None:
@@ -473,9 +473,9 @@ def evaluate_workdir(
       checkpoint.WorkdirError: the workdir cannot be read, or
         ``evaluation.json`` cannot be written there.
     """
-    from jaxadd import predict  # the loader ``python -m jaxadd.predict`` uses
+    from jaxadd import checkpoint  # imports jax: only once a run is read
 
-    config, params, epoch = predict.load_run(workdir, warn=warn)
+    config, params, epoch = checkpoint.load_run(workdir, warn=warn)
     report = {
         "workdir": os.path.abspath(workdir),
         "epoch": epoch,
@@ -591,10 +591,10 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
         # /dev/null stands in for it now: the table would vanish without a word.
         cli.fail(PROG, "standard output is closed: nowhere to print the table")
 
-    from jaxadd import checkpoint, predict  # import jax: after the quick checks
+    from jaxadd import checkpoint  # imports jax: after the quick checks
 
     try:
-        config = predict.read_run_config(workdir)
+        config = checkpoint.read_run_config(workdir)
     except checkpoint.WorkdirError as err:
         cli.fail(PROG, str(err))
     # Refused before anything is built: numpy would take the memory piece by

@@ -26,7 +26,9 @@ length), and it took the recurrent kernel's gradient as one small matmul per
 step. The hand-written pass stores each step's gate gradients and finishes
 with one matmul over all steps. Parameters and forward values are those of
 the autodiff version; gradients differ in float rounding only. Forward-mode
-differentiation (``jax.jvp``) of the model is not defined.
+differentiation (``jax.jvp``) of the model is not defined with it;
+``manual_backward=False`` (``Config.lstm_backward="autodiff"``) leaves the
+recurrence to autodiff, as a reference and a way out.
 """
 
 from __future__ import annotations
@@ -167,10 +169,14 @@ class LSTM(nn.Module):
     Attributes:
       hidden_size: width H of the hidden and cell state.
       unroll: unroll the time loop (faster steps, slower compilation).
+      manual_backward: differentiate the recurrence with ``_cell_backward``;
+        ``False`` leaves it to autodiff of the scan (same parameters, same
+        forward values, gradients equal to float rounding).
     """
 
     hidden_size: int
     unroll: bool = True
+    manual_backward: bool = True
 
     @nn.compact
     def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
@@ -192,12 +198,15 @@ class LSTM(nn.Module):
         )(inputs)
         if length is not None:
             projection = jnp.broadcast_to(projection, (length, *projection.shape))
+        cell = _scanned_cell(self.hidden_size, self.unroll)
+        if not self.manual_backward:
+            return _cell_forward(cell, projection)
         cell_with_vjp = nn.custom_vjp(
             _cell_forward,
             forward_fn=_cell_forward_with_residuals,
             backward_fn=functools.partial(_cell_backward, self.unroll),
         )
-        return cell_with_vjp(_scanned_cell(self.hidden_size, self.unroll), projection)
+        return cell_with_vjp(cell, projection)
 
 
 class Seq2SeqLSTM(nn.Module):
@@ -209,6 +218,8 @@ class Seq2SeqLSTM(nn.Module):
       num_layers: number of stacked decoder LSTMs.
       vocab_size: number of output symbols.
       unroll: unroll the LSTMs' time loops; the parameters are the same either way.
+      manual_backward: give the LSTMs their hand-written backward pass (see
+        ``LSTM``); the parameters are the same either way.
     """
 
     hidden_size: int
@@ -216,11 +227,17 @@ class Seq2SeqLSTM(nn.Module):
     num_layers: int = 1
     vocab_size: int = data.VOCAB_SIZE
     unroll: bool = True
+    manual_backward: bool = True
 
     @nn.compact
     def __call__(self, query_one_hot: jax.Array) -> jax.Array:
         """Maps ``[B, query_len, vocab]`` to logits ``[B, answer_len, vocab]``."""
-        lstm = functools.partial(LSTM, self.hidden_size, unroll=self.unroll)
+        lstm = functools.partial(
+            LSTM,
+            self.hidden_size,
+            unroll=self.unroll,
+            manual_backward=self.manual_backward,
+        )
         encoded = lstm(name="encoder")(jnp.swapaxes(query_one_hot, 0, 1))[-1]
         x = lstm(name="decoder_0")(encoded, length=self.answer_len)
         for layer in range(1, self.num_layers):

@@ -61,9 +61,7 @@ Ctrl-C or SIGTERM, at any moment, ends the program at once with one line,
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
@@ -158,23 +156,23 @@ class Predictor:
     def __init__(self, config: Config, params: Any, rows: int):
         import jax  # local: parse_problem and friends need no jax
 
-        from jaxadd import train
+        from jaxadd import inference, train
 
         self.config = config
         # On the device once, not again with every batch.
         self.params = jax.device_put(params)
         self.rows = rows
-        self._predict = train.make_predict_fn(train.make_model(config))
+        self._predict = inference.make_predict_fn(train.make_model(config))
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Answers (as a person writes them) and their probabilities."""
-        from jaxadd import train
+        from jaxadd import inference
 
         queries = data.encode_queries(a, b, self.config.digits, self.config.reverse)
-        ids, probabilities = train.predict_in_chunks(
+        ids, probabilities = inference.predict_in_chunks(
             self._predict, self.params, queries, chunk=self.rows
         )
-        return train.decode_answers(ids, self.config.reverse_answer), probabilities
+        return inference.decode_answers(ids, self.config.reverse_answer), probabilities
 
 
 def format_answers(
@@ -184,65 +182,6 @@ def format_answers(
     if not show_confidence:
         return list(answers)
     return [f"{answer} {p:.4f}" for answer, p in zip(answers, probabilities)]
-
-
-def load_run(
-    workdir: str, warn: Callable[[str], None] | None = None
-) -> tuple[Config, Any, int]:
-    """The settings, newest readable parameters and their epoch of a run.
-
-    Nothing in ``workdir`` is written.
-
-    Args:
-      workdir: a training run's directory.
-      warn: told about each damaged checkpoint passed over.
-
-    Raises:
-      checkpoint.WorkdirError: no such workdir, an unreadable ``config.json``,
-        or no readable checkpoint.
-    """
-    import jax
-
-    from jaxadd import checkpoint, train
-
-    config = read_run_config(workdir)
-    # The template gives orbax the shapes and dtypes to restore into; it is
-    # built from the saved settings, never from anything stored as code.
-    # Abstract (eval_shape): initializing real parameters op by op would take
-    # longer than the whole restore, and they would be overwritten anyway.
-    template = jax.eval_shape(lambda: train.create_train_state(config))
-    state, epoch = checkpoint.restore_newest(workdir, template, log=warn)
-    return config, state.params, epoch
-
-
-def read_run_config(workdir: str) -> Config:
-    """The ``Config`` a workdir's run was trained with.
-
-    Raises:
-      checkpoint.WorkdirError: no such directory, a path that is not one, one
-        that cannot be read, or no readable ``config.json``.
-    """
-    from jaxadd import checkpoint
-
-    try:
-        mode = os.stat(workdir).st_mode
-    except FileNotFoundError:
-        raise checkpoint.WorkdirError(f"workdir {workdir} does not exist") from None
-    except NotADirectoryError:
-        raise checkpoint.WorkdirError(
-            f"workdir {workdir} does not exist: part of its path is not a directory"
-        ) from None
-    except OSError as err:
-        raise checkpoint.WorkdirError(
-            f"cannot read workdir {workdir}: {err.strerror or cli.first_line(err)}"
-        ) from None
-    if not stat.S_ISDIR(mode):
-        raise checkpoint.WorkdirError(f"workdir {workdir} is not a directory")
-    if not os.access(workdir, os.R_OK | os.X_OK):
-        raise checkpoint.WorkdirError(
-            f"cannot read workdir {workdir}: permission denied"
-        )
-    return Config.from_dict(checkpoint.read_config(workdir)["config"])
 
 
 class InputError(RuntimeError):
@@ -425,7 +364,7 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
     from jaxadd import checkpoint  # imports jax: after the checks that need none
 
     try:
-        config = read_run_config(flag_values.workdir)
+        config = checkpoint.read_run_config(flag_values.workdir)
     except checkpoint.WorkdirError as error:
         cli.fail(PROG, str(error))
     # Problem arguments are all checked before the model loads: a typo
@@ -460,7 +399,7 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
         # Told only if an older checkpoint does load: otherwise the error line
         # names every damaged epoch already.
         skipped: list[str] = []
-        _, params, _ = load_run(flag_values.workdir, skipped.append)
+        _, params, _ = checkpoint.load_run(flag_values.workdir, skipped.append)
         for line in skipped:
             cli.say(PROG, "warning", line)
         return answer_stream(

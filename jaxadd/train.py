@@ -43,10 +43,8 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, memory, models
+from jaxadd import checkpoint, data, inference, memory, models
 from jaxadd.config import Config
-
-EVAL_CHUNK = 2048
 
 
 class TrainingError(RuntimeError):
@@ -59,6 +57,7 @@ def make_model(config: Config, unroll: bool = True) -> models.Seq2SeqLSTM:
         answer_len=data.answer_len(config.digits),
         num_layers=config.num_layers,
         unroll=unroll,
+        manual_backward=config.lstm_backward == "manual",
     )
 
 
@@ -95,14 +94,14 @@ def init_params(config: Config) -> Any:
 def make_splits(config: Config) -> tuple[data.Split, data.Split]:
     """The run's (training, held-out) problems; the same on every call and host."""
     return data.make_splits(
-        config.training_size,
-        config.digits,
-        config.reverse,
-        config.val_fraction,
-        config.seed,
-        config.reverse_answer,
-        config.sampling,
-        config.carry_fraction,
+        num_problems=config.training_size,
+        digits=config.digits,
+        reverse=config.reverse,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        reverse_answer=config.reverse_answer,
+        sampling=config.sampling,
+        carry_fraction=config.carry_fraction,
     )
 
 
@@ -270,60 +269,10 @@ def make_eval_fn(model: models.Seq2SeqLSTM):
     return eval_chunk
 
 
-def make_predict_fn(model: models.Seq2SeqLSTM):
-    """A jitted ``(params, queries) -> (answer ids, probability of that answer)``."""
-
-    @jax.jit
-    def predict(params, queries):
-        logits = model.apply({"params": params}, data.one_hot(queries))
-        log_probs = jax.nn.log_softmax(logits)
-        ids = jnp.argmax(logits, -1)
-        chosen = jnp.take_along_axis(log_probs, ids[..., None], -1)[..., 0]
-        return ids, jnp.exp(chosen.sum(-1))
-
-    return predict
-
-
-def padded_chunks(*arrays: np.ndarray, chunk: int = EVAL_CHUNK):
-    """Yields ``(*chunks, mask)``; every chunk has ``chunk`` rows (the last padded).
-
-    A fixed shape means one compilation, whatever the size of the set.
-    """
-    n = len(arrays[0])
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        mask = np.zeros(chunk, bool)
-        mask[: stop - start] = True
-        parts = []
-        for array in arrays:
-            part = np.zeros((chunk,) + array.shape[1:], array.dtype)
-            part[: stop - start] = array[start:stop]
-            parts.append(part)
-        yield (*parts, mask)
-
-
-def predict_in_chunks(
-    predict_fn, params, queries: np.ndarray, chunk: int = EVAL_CHUNK
-) -> tuple[np.ndarray, np.ndarray]:
-    """Answer ids ``[n, answer_len]`` and their probabilities ``[n]`` for any ``n``.
-
-    ``predict_fn`` is ``make_predict_fn``'s; it runs on fixed-size chunks
-    (``padded_chunks``), so any number of queries costs one compilation.
-    """
-    ids_parts, probability_parts = [], []
-    for rows, mask in padded_chunks(queries, chunk=chunk):
-        ids, probability = predict_fn(params, rows)
-        ids_parts.append(np.asarray(ids)[mask])
-        probability_parts.append(np.asarray(probability)[mask])
-    if not ids_parts:
-        return np.zeros((0, 0), np.int32), np.zeros(0, np.float32)
-    return np.concatenate(ids_parts), np.concatenate(probability_parts)
-
-
-def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
+def evaluate_split(eval_chunk, params, split: data.Split) -> dict[str, float]:
     """Loss, per-character and exact-match accuracy over a whole split."""
     totals = {"loss": 0.0, "char_correct": 0.0, "exact_correct": 0.0}
-    for queries, answers, mask in padded_chunks(split.queries, split.answers):
+    for queries, answers, mask in inference.padded_chunks(split.queries, split.answers):
         sums = eval_chunk(params, queries, answers, mask)
         for name, value in sums.items():
             totals[name] += float(value)
@@ -335,30 +284,6 @@ def evaluate(eval_chunk, params, split: data.Split) -> dict[str, float]:
     }
 
 
-def format_samples(
-    predict_fn, params, split: data.Split, config: Config, indices: np.ndarray
-) -> list[str]:
-    """Lines like ``Q 535+61  T 596  ☑ 596`` for the problems at ``indices``."""
-    ids, _ = predict_fn(params, split.queries[indices])
-    guesses = decode_answers(np.asarray(ids), config.reverse_answer)
-    width = data.query_len(config.digits)
-    lines = []
-    for i, guess in zip(indices, guesses):
-        question = f"{split.a[i]}+{split.b[i]}"
-        truth = str(split.a[i] + split.b[i])
-        mark = "☑" if guess == truth else "☒"
-        lines.append(
-            f"Q {question:<{width}} T {truth:<{config.digits + 1}} {mark} {guess}"
-        )
-    return lines
-
-
-def decode_answers(ids: np.ndarray, reverse_answer: bool) -> list[str]:
-    """Answers as a person writes them: no padding, most significant digit first."""
-    texts = [text.strip() for text in data.decode(ids)]
-    return [text[::-1] for text in texts] if reverse_answer else texts
-
-
 def describe_devices() -> list[str]:
     return [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()]
 
@@ -367,8 +292,140 @@ def make_mesh() -> Mesh:
     return Mesh(np.array(jax.devices()), ("data",))
 
 
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """``tree`` copied whole onto every device of ``mesh``.
+
+    Via host memory: each process then fills only its own devices. A restored
+    state sits on one local device, and copying it from there onto other hosts'
+    devices is unsupported (on CPU, for one).
+    """
+    return jax.device_put(jax.device_get(tree), NamedSharding(mesh, PartitionSpec()))
+
+
+class EpochRunner:
+    """Runs whole epochs of one run: curriculum epochs or plain ones, as due.
+
+    Made once per run: it places the training split on every device and
+    compiles, ahead of time, only the kinds of epoch still to run from
+    ``first_epoch``: a resumed run past the curriculum, or one that is all
+    curriculum, skips a compilation.
+
+    Attributes:
+      compile_sec: seconds the compilations took.
+      examples_per_epoch: training examples in every epoch (whole batches).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        mesh: Mesh,
+        split: data.Split,
+        state: train_state.TrainState,
+        first_epoch: int,
+    ):
+        """Prepares the epochs ``first_epoch..config.epochs``.
+
+        Args:
+          config: the run's settings.
+          mesh: the devices, along the ``data`` axis batches are sharded over.
+          split: the training problems.
+          state: a state of the run's shapes, already on the mesh (see
+            ``replicate``); it is only read here.
+          first_epoch: the first epoch ``run`` will be asked for (1-based).
+        """
+        self._config = config
+        self.examples_per_epoch = config.steps_per_epoch * config.batch_size
+        self._queries = replicate(split.queries, mesh)
+        self._answers = replicate(split.answers, mesh)
+        needs_curriculum = first_epoch <= config.curriculum_epochs
+        self._longer_lengths = (
+            replicate(
+                data.longer_operand_length(split.a, split.b).astype(np.int32), mesh
+            )
+            if needs_curriculum
+            else None
+        )
+        key = epoch_key(config.seed, 1)  # for its shape: any epoch's would do
+        start = time.perf_counter()
+        self._plain_epoch = None
+        if config.curriculum_epochs < config.epochs:
+            self._plain_epoch = (
+                make_train_epoch(mesh, config.batch_size)
+                .lower(state, self._queries, self._answers, key)
+                .compile()
+            )
+        self._curriculum_epoch = None
+        if needs_curriculum:
+            self._curriculum_epoch = (
+                make_curriculum_epoch(mesh, config.batch_size)
+                .lower(
+                    state,
+                    self._queries,
+                    self._answers,
+                    self._longer_lengths,
+                    np.int32(1),
+                    key,
+                )
+                .compile()
+            )
+        self.compile_sec = time.perf_counter() - start
+
+    def run(
+        self, state: train_state.TrainState, epoch: int
+    ) -> tuple[train_state.TrainState, float]:
+        """Trains epoch ``epoch`` (1-based); returns the new state and mean loss.
+
+        ``state`` is donated: its buffers are reused for the new state. Returns
+        once the epoch has finished on the device.
+        """
+        config = self._config
+        key = epoch_key(config.seed, epoch)
+        level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
+        if level is None:
+            state, loss = self._plain_epoch(state, self._queries, self._answers, key)
+        else:
+            state, loss = self._curriculum_epoch(
+                state,
+                self._queries,
+                self._answers,
+                self._longer_lengths,
+                np.int32(level),
+                key,
+            )
+        return state, float(loss)  # float() waits for the epoch to finish
+
+
+class _HeldOut:
+    """The held-out split, scored and sampled with the run's model after each epoch."""
+
+    def __init__(self, config: Config, split: data.Split):
+        model = make_model(config)
+        self._config = config
+        self._split = split
+        self._eval_chunk = make_eval_fn(model)
+        self._predict_fn = inference.make_predict_fn(model)
+
+    def scores(self, params: Any) -> dict[str, float]:
+        """Loss, per-character and exact-match accuracy (``evaluate_split``)."""
+        return evaluate_split(self._eval_chunk, params, self._split)
+
+    def samples(self, params: Any, epoch: int) -> list[str]:
+        """``config.num_samples`` problems answered, as ``Q 45+2  T 47  ☑ 47``.
+
+        A new choice each epoch, a function of the seed and the epoch alone.
+        """
+        config, split = self._config, self._split
+        if not config.num_samples:
+            return []
+        rng = np.random.default_rng([config.seed, 2, epoch])
+        indices = rng.choice(len(split), min(config.num_samples, len(split)), False)
+        return inference.format_samples(
+            self._predict_fn, params, split, config, indices
+        )
+
+
 def train_and_evaluate(
-    config: Config, workdir: str | None = None, log=print
+    config: Config, workdir: str | None = None, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Trains a model as ``config`` says; returns the last epoch's metrics.
 
@@ -392,22 +449,68 @@ def train_and_evaluate(
     """
     config.validate()
     mesh = make_mesh()
+    _check_batch_divides(config, mesh)
+    # Every process of a multi-host run executes this same loop in step;
+    # process 0 speaks (and writes the workdir's files) for all of them.
+    log = log if jax.process_index() == 0 else _silent
+    # Counted on shapes alone (no compilation), so that a busy or foreign
+    # workdir is refused before any real work.
+    num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
+    memory.check_training_fits(config, num_params, jax.devices()[0])
+    run_info = _run_info(config, num_params)
+    # Opened before the try: a store that failed to open has nothing to close.
+    store = None if workdir is None else checkpoint.RunStore(workdir, run_info)
+    try:
+        data_start = time.perf_counter()
+        train_split, val_split = make_splits(config)
+        data_sec = time.perf_counter() - data_start
+        state, history = _restore(config, store, log)
+        resumed = history[-1] if history else {}  # the epoch resumed after
+        first_epoch = resumed.get("epoch", 0) + 1
+        state = replicate(state, mesh)
+        runner = EpochRunner(config, mesh, train_split, state, first_epoch)
+        held_out = _HeldOut(config, val_split)
+        log(_first_line(train_split, val_split, num_params, mesh, data_sec, runner))
+
+        epochs = range(first_epoch, config.epochs + 1)
+        if resumed and _reached_target(config, resumed):
+            log(f"Already reached target_accuracy at epoch {resumed['epoch']}")
+            epochs = range(0)
+        # Elapsed time goes on from where the resumed run's stopped.
+        run_start = time.perf_counter() - resumed.get("elapsed_sec", 0.0)
+        for epoch in epochs:
+            state, metrics = _train_epoch(runner, state, epoch, held_out, run_start)
+            log(_epoch_line(metrics))
+            for line in held_out.samples(state.params, epoch):
+                log(line)
+            if store is not None:
+                store.save(epoch, state, metrics)
+            history.append(metrics)
+            if _reached_target(config, metrics):
+                log(_reached_line(config, metrics))
+                break
+        return _result(history, state, num_params, runner.compile_sec, data_sec)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _check_batch_divides(config: Config, mesh: Mesh) -> None:
     num_devices = mesh.devices.size
     if config.batch_size % num_devices:
         raise ValueError(
             f"batch_size {config.batch_size} does not divide evenly over "
             f"{num_devices} devices"
         )
-    if jax.process_index() != 0:
-        # Every process of a multi-host run executes this same loop in step;
-        # process 0 speaks (and writes the workdir's files) for all of them.
-        log = _silent
 
-    # Counted on shapes alone (no compilation), so that a busy or foreign
-    # workdir is refused before any real work.
-    num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
-    memory.check_training_fits(config, num_params, jax.devices()[0])
-    run_info = {
+
+def _silent(line: str) -> None:
+    del line
+
+
+def _run_info(config: Config, num_params: int) -> dict[str, Any]:
+    """What ``config.json`` records about the run."""
+    return {
         "config": config.to_dict(),
         "num_params": num_params,
         "jax_version": jax.__version__,
@@ -417,168 +520,86 @@ def train_and_evaluate(
         "num_train": config.num_train,
         "num_val": config.num_val,
     }
-    # Opened before the try: a store that failed to open has nothing to close.
-    store = None if workdir is None else checkpoint.RunStore(workdir, run_info)
-    try:
-        return _train(config, store, mesh, log, num_params)
-    finally:
-        if store is not None:
-            store.close()
 
 
-def _train(
+def _restore(
     config: Config,
     store: checkpoint.RunStore | None,
-    mesh: Mesh,
     log: Callable[[str], None],
-    num_params: int,
-) -> dict[str, Any]:
-    """``train_and_evaluate`` once the run's store (if any) is open."""
-    start = time.perf_counter()
-    train_split, val_split = make_splits(config)
-    data_sec = time.perf_counter() - start
-    model = make_model(config)
+) -> tuple[train_state.TrainState, list[dict[str, Any]]]:
+    """The newest checkpoint's state and the metrics up to it, or step 0's and []."""
     state = create_train_state(config)
-    num_devices = mesh.devices.size
-    history: list[dict] = []
-    first_epoch = 1
-    if store is not None:
-        restored = store.restore(state, log=log)
-        if restored is not None:
-            state, history = restored
-            first_epoch = history[-1]["epoch"] + 1 if history else 1
-            log(f"Resumed from {store.directory} after epoch {first_epoch - 1}")
+    # restore also (re)writes config.json and metrics.jsonl, checkpoint or not.
+    restored = None if store is None else store.restore(state, log=log)
+    if restored is None:
+        return state, []
+    state, history = restored
+    last_epoch = history[-1]["epoch"] if history else 0
+    log(f"Resumed from {store.directory} after epoch {last_epoch}")
+    return state, history
 
-    replicated = NamedSharding(mesh, PartitionSpec())
-    # Via host memory, as the data below: each process then fills only its own
-    # devices. A restored state sits on one local device, and copying it from
-    # there onto other hosts' devices is unsupported (on CPU, for one).
-    state = jax.device_put(jax.device_get(state), replicated)
-    train_queries = jax.device_put(train_split.queries, replicated)
-    train_answers = jax.device_put(train_split.answers, replicated)
-    if first_epoch <= config.curriculum_epochs:
-        longer_lengths = jax.device_put(
-            data.longer_operand_length(train_split.a, train_split.b).astype(np.int32),
-            replicated,
-        )
 
-    # Only the kinds of epoch still to run are compiled: a resumed run past the
-    # curriculum, or one that is all curriculum, skips a compilation.
-    compile_start = time.perf_counter()
-    if config.curriculum_epochs < config.epochs:
-        compiled_epoch = (
-            make_train_epoch(mesh, config.batch_size)
-            .lower(state, train_queries, train_answers, epoch_key(config.seed, 1))
-            .compile()
-        )
-    if first_epoch <= config.curriculum_epochs:
-        compiled_curriculum_epoch = (
-            make_curriculum_epoch(mesh, config.batch_size)
-            .lower(
-                state,
-                train_queries,
-                train_answers,
-                longer_lengths,
-                np.int32(1),
-                epoch_key(config.seed, 1),
-            )
-            .compile()
-        )
-    compile_sec = time.perf_counter() - compile_start
-    eval_chunk = make_eval_fn(model)
-    predict_fn = make_predict_fn(model)
+def _first_line(
+    train_split: data.Split,
+    val_split: data.Split,
+    num_params: int,
+    mesh: Mesh,
+    data_sec: float,
+    runner: EpochRunner,
+) -> str:
     processes = jax.process_count()
-    log(
+    return (
         f"{len(train_split)} training / {len(val_split)} held-out problems, "
-        f"{num_params:,} parameters, {num_devices} device(s) "
+        f"{num_params:,} parameters, {mesh.devices.size} device(s) "
         f"[{jax.devices()[0].platform}]"
         + (f" in {processes} processes" if processes > 1 else "")
-        + f"; data {data_sec:.2f} s, "
-        f"compile {compile_sec:.2f} s"
+        + f"; data {data_sec:.2f} s, compile {runner.compile_sec:.2f} s"
     )
 
-    last: dict[str, Any] = history[-1] if history else {}
-    if history and _reached_target(config, last):
-        log(f"Already reached target_accuracy at epoch {last['epoch']}")
-    else:
-        elapsed_before = last.get("elapsed_sec", 0.0)
-        run_start = time.perf_counter()
-        for epoch in range(first_epoch, config.epochs + 1):
-            epoch_start = time.perf_counter()
-            key = epoch_key(config.seed, epoch)
-            level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
-            if level is None:
-                state, train_loss = compiled_epoch(
-                    state, train_queries, train_answers, key
-                )
-            else:
-                state, train_loss = compiled_curriculum_epoch(
-                    state,
-                    train_queries,
-                    train_answers,
-                    longer_lengths,
-                    np.int32(level),
-                    key,
-                )
-            train_loss = float(train_loss)  # waits for the epoch to finish
-            train_sec = time.perf_counter() - epoch_start
-            val = evaluate(eval_chunk, state.params, val_split)
-            if not (math.isfinite(train_loss) and math.isfinite(val["loss"])):
-                raise TrainingError(
-                    f"non-finite loss at epoch {epoch} (train {train_loss}, "
-                    f"held-out {val['loss']}); the last good checkpoint is kept"
-                )
-            examples = config.steps_per_epoch * config.batch_size
-            last = {
-                "epoch": epoch,
-                "step": int(state.step),
-                "train_loss": train_loss,
-                "val_loss": val["loss"],
-                "val_char_accuracy": val["char_accuracy"],
-                "val_exact_accuracy": val["exact_accuracy"],
-                "train_examples_per_sec": examples / train_sec,
-                "epoch_sec": time.perf_counter() - epoch_start,
-                "elapsed_sec": elapsed_before + time.perf_counter() - run_start,
-            }
-            log(
-                f"epoch {epoch:3d}  loss {train_loss:.4f}  val_loss {val['loss']:.4f}  "
-                f"val_char {val['char_accuracy']:.4f}  "
-                f"val_exact {val['exact_accuracy']:.4f}  "
-                f"{last['train_examples_per_sec']:,.0f} ex/s  "
-                f"{last['epoch_sec']:.2f} s"
-            )
-            if config.num_samples:
-                rng = np.random.default_rng([config.seed, 2, epoch])
-                indices = rng.choice(
-                    len(val_split), min(config.num_samples, len(val_split)), False
-                )
-                for line in format_samples(
-                    predict_fn, state.params, val_split, config, indices
-                ):
-                    log(line)
-            if store is not None:
-                store.save(epoch, state, last)
-            history.append(last)
-            if _reached_target(config, last):
-                log(
-                    f"Reached val_exact_accuracy {last['val_exact_accuracy']:.4f} >= "
-                    f"{config.target_accuracy} at epoch {epoch}"
-                )
-                break
-    result = dict(last)
-    result.update(
-        params=jax.device_get(state.params),
-        epochs_run=len(history),
-        history=list(history),
-        num_params=num_params,
-        compile_sec=compile_sec,
-        data_sec=data_sec,
+
+def _train_epoch(
+    runner: EpochRunner,
+    state: train_state.TrainState,
+    epoch: int,
+    held_out: _HeldOut,
+    run_start: float,
+) -> tuple[train_state.TrainState, dict[str, Any]]:
+    """Trains one epoch and scores it on the held-out split; returns its metrics.
+
+    Raises:
+      TrainingError: the training or held-out loss is not finite.
+    """
+    epoch_start = time.perf_counter()
+    state, train_loss = runner.run(state, epoch)
+    train_sec = time.perf_counter() - epoch_start
+    val = held_out.scores(state.params)
+    if not (math.isfinite(train_loss) and math.isfinite(val["loss"])):
+        raise TrainingError(
+            f"non-finite loss at epoch {epoch} (train {train_loss}, "
+            f"held-out {val['loss']}); the last good checkpoint is kept"
+        )
+    return state, {
+        "epoch": epoch,
+        "step": int(state.step),
+        "train_loss": train_loss,
+        "val_loss": val["loss"],
+        "val_char_accuracy": val["char_accuracy"],
+        "val_exact_accuracy": val["exact_accuracy"],
+        "train_examples_per_sec": runner.examples_per_epoch / train_sec,
+        "epoch_sec": time.perf_counter() - epoch_start,
+        "elapsed_sec": time.perf_counter() - run_start,
+    }
+
+
+def _epoch_line(metrics: dict[str, Any]) -> str:
+    return (
+        f"epoch {metrics['epoch']:3d}  loss {metrics['train_loss']:.4f}  "
+        f"val_loss {metrics['val_loss']:.4f}  "
+        f"val_char {metrics['val_char_accuracy']:.4f}  "
+        f"val_exact {metrics['val_exact_accuracy']:.4f}  "
+        f"{metrics['train_examples_per_sec']:,.0f} ex/s  "
+        f"{metrics['epoch_sec']:.2f} s"
     )
-    return result
-
-
-def _silent(line: str) -> None:
-    del line
 
 
 def _reached_target(config: Config, metrics: dict) -> bool:
@@ -586,3 +607,29 @@ def _reached_target(config: Config, metrics: dict) -> bool:
         config.target_accuracy is not None
         and metrics["val_exact_accuracy"] >= config.target_accuracy
     )
+
+
+def _reached_line(config: Config, metrics: dict[str, Any]) -> str:
+    return (
+        f"Reached val_exact_accuracy {metrics['val_exact_accuracy']:.4f} >= "
+        f"{config.target_accuracy} at epoch {metrics['epoch']}"
+    )
+
+
+def _result(
+    history: list[dict[str, Any]],
+    state: train_state.TrainState,
+    num_params: int,
+    compile_sec: float,
+    data_sec: float,
+) -> dict[str, Any]:
+    """``train_and_evaluate``'s answer: the last epoch's metrics and the rest."""
+    return {
+        **(history[-1] if history else {}),
+        "params": jax.device_get(state.params),
+        "epochs_run": len(history),
+        "history": list(history),
+        "num_params": num_params,
+        "compile_sec": compile_sec,
+        "data_sec": data_sec,
+    }

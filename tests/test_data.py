@@ -108,7 +108,9 @@ def test_one_hot_matches_ids():
 
 
 def test_validation_split_is_disjoint_and_sized():
-    train, val = data.make_splits(10_000, 3, True, 0.1, seed=0)
+    train, val = data.make_splits(
+        num_problems=10_000, digits=3, reverse=True, val_fraction=0.1, seed=0
+    )
     assert (len(train), len(val)) == (9_000, 1_000)
     assert not unordered(train.a, train.b) & unordered(val.a, val.b)
     np.testing.assert_array_equal(

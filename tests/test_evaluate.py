@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from jaxadd import carries, checkpoint, data, evaluate, train
+from jaxadd import carries, checkpoint, data, evaluate, inference, train
 from jaxadd.config import Config
 
 
@@ -33,7 +33,9 @@ def trained_workdir(tmp_path_factory):
 
 
 def test_chain_buckets_hold_exactly_their_chain_and_no_training_problem():
-    train_split, _ = data.make_splits(3000, 4, True, 0.1, seed=0)
+    train_split, _ = data.make_splits(
+        num_problems=3000, digits=4, reverse=True, val_fraction=0.1, seed=0
+    )
     buckets = evaluate.carry_chain_buckets(4, 200, 0, train_split.a, train_split.b)
     assert [bucket.key for bucket in buckets] == [0, 1, 2, 3, 4]
     trained = unordered(train_split.a, train_split.b)
@@ -46,7 +48,9 @@ def test_chain_buckets_hold_exactly_their_chain_and_no_training_problem():
 
 def test_small_buckets_hold_every_problem_not_trained_on():
     # One digit: 30 problems with chain 0 and 25 with chain 1, some trained on.
-    train_split, _ = data.make_splits(30, 1, True, 0.1, seed=0)
+    train_split, _ = data.make_splits(
+        num_problems=30, digits=1, reverse=True, val_fraction=0.1, seed=0
+    )
     trained = unordered(train_split.a, train_split.b)
     buckets = evaluate.carry_chain_buckets(1, 1000, 0, train_split.a, train_split.b)
     held_out = set().union(*(unordered(b.a, b.b) for b in buckets))
@@ -57,7 +61,9 @@ def test_small_buckets_hold_every_problem_not_trained_on():
 
 
 def test_length_buckets_hold_exactly_their_lengths():
-    train_split, _ = data.make_splits(5000, 3, True, 0.1, seed=0)
+    train_split, _ = data.make_splits(
+        num_problems=5000, digits=3, reverse=True, val_fraction=0.1, seed=0
+    )
     trained = unordered(train_split.a, train_split.b)
     buckets = evaluate.operand_length_buckets(3, 150, 1, train_split.a, train_split.b)
     assert [b.key for b in buckets] == [(1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3)]
@@ -108,7 +114,7 @@ def test_reversed_answer_round_trips(digits):
     )
     for reverse_answer in (False, True):
         ids = data.encode_answers(sums, digits, reverse_answer)
-        assert train.decode_answers(ids, reverse_answer) == [str(s) for s in sums]
+        assert inference.decode_answers(ids, reverse_answer) == [str(s) for s in sums]
     reversed_text = data.decode(data.encode_answers(np.array([120]), 3, True))
     assert reversed_text == ["021 "]
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import pytest
 
 from jaxadd import data, models, train
-from jaxadd.config import Config
+from jaxadd.config import LSTM_BACKWARDS, Config
 
 
 def test_parameter_count_matches_the_keras_model():
@@ -64,11 +64,17 @@ def _textbook_model(params, query_one_hot, answer_len, num_layers):
     return x @ params["output"]["kernel"] + params["output"]["bias"]
 
 
+@pytest.mark.parametrize("lstm_backward", LSTM_BACKWARDS)
 @pytest.mark.parametrize("unroll,num_layers", [(True, 2), (False, 1)])
-def test_outputs_and_gradients_match_the_textbook_lstm(unroll, num_layers):
+def test_outputs_and_gradients_match_the_textbook_lstm(
+    unroll, num_layers, lstm_backward
+):
     # The LSTM's backward pass is written by hand (models._cell_backward); here
-    # autodiff through the plain equations checks it, for every parameter.
-    config = Config(digits=3, hidden_size=16, num_layers=num_layers)
+    # autodiff through the plain equations checks it, and the autodiff setting
+    # that can replace it, for every parameter.
+    config = Config(
+        digits=3, hidden_size=16, num_layers=num_layers, lstm_backward=lstm_backward
+    )
     params = train.init_params(config)
     model = train.make_model(config, unroll=unroll)
     batch, query_len, answer_len = 8, data.query_len(3), data.answer_len(3)
@@ -99,3 +105,10 @@ def test_outputs_and_gradients_match_the_textbook_lstm(unroll, num_layers):
         scale = float(jnp.max(jnp.abs(want)))
         assert scale > 0, jax.tree_util.keystr(path)
         assert jnp.allclose(grad, want, atol=1e-5 * scale), jax.tree_util.keystr(path)
+
+
+def test_config_refuses_an_unknown_lstm_backward():
+    with pytest.raises(
+        ValueError, match="lstm_backward must be one of manual, autodiff"
+    ):
+        Config(lstm_backward="symbolic").validate()

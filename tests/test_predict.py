@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxadd import data, predict, train
+from jaxadd import checkpoint, data, inference, predict, train
 from jaxadd.config import Config
 
 # Learns two-digit addition to about 80% exact in eight short epochs; answers
@@ -54,18 +54,18 @@ def trained(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("predict") / "run"
     result = train.train_and_evaluate(LEARNS, str(workdir), log=lambda line: None)
     train_split, _ = data.make_splits(
-        LEARNS.training_size,
-        LEARNS.digits,
-        LEARNS.reverse,
-        LEARNS.val_fraction,
-        LEARNS.seed,
-        LEARNS.reverse_answer,
+        num_problems=LEARNS.training_size,
+        digits=LEARNS.digits,
+        reverse=LEARNS.reverse,
+        val_fraction=LEARNS.val_fraction,
+        seed=LEARNS.seed,
+        reverse_answer=LEARNS.reverse_answer,
     )
     # What the training code itself answers with the final parameters.
-    ids, _ = train.make_predict_fn(train.make_model(LEARNS))(
+    ids, _ = inference.make_predict_fn(train.make_model(LEARNS))(
         result["params"], train_split.queries
     )
-    expected = train.decode_answers(np.asarray(ids), LEARNS.reverse_answer)
+    expected = inference.decode_answers(np.asarray(ids), LEARNS.reverse_answer)
     return workdir, train_split, expected
 
 
@@ -303,7 +303,7 @@ def test_loading_unpickles_nothing(trained, monkeypatch):
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
-    config, params, epoch = predict.load_run(str(workdir))
+    config, params, epoch = checkpoint.load_run(str(workdir))
     assert config == LEARNS
     assert epoch == LEARNS.epochs
     info = json.loads((workdir / "config.json").read_text())

@@ -205,6 +205,21 @@ def test_which_settings_may_change_on_resume():
     assert differences(constant, cosine) == ["lr_schedule 'constant' -> 'cosine'"]
 
 
+def test_a_workdir_from_before_a_setting_existed_opens_with_its_default(tmp_path):
+    # A config.json written before lstm_backward existed lacks the key; its
+    # default computes what that run computed, so the run may resume.
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    config = Config(digits=2, training_size=600, batch_size=32)
+    old = config.to_dict()
+    del old["lstm_backward"]
+    (workdir / "config.json").write_text(json.dumps({"config": old}))
+    checkpoint.RunStore(str(workdir), {"config": config.to_dict()}).close()
+    other = Config(**{**old, "lstm_backward": "autodiff"})
+    with pytest.raises(checkpoint.WorkdirError, match="'manual' -> 'autodiff'"):
+        checkpoint.RunStore(str(workdir), {"config": other.to_dict()})
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch
 ):

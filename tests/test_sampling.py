@@ -140,7 +140,16 @@ def test_carry_oversampling_yields_long_chains(sampling):
 
 
 def test_carry_oversampling_in_splits_and_config():
-    train, val = data.make_splits(2000, 4, True, 0.1, 0, False, "uniform", 1.0)
+    train, val = data.make_splits(
+        num_problems=2000,
+        digits=4,
+        reverse=True,
+        val_fraction=0.1,
+        seed=0,
+        reverse_answer=False,
+        sampling="uniform",
+        carry_fraction=1.0,
+    )
     chains = carries.longest_carry_chain(
         np.concatenate([train.a, val.a]), np.concatenate([train.b, val.b])
     )

@@ -54,7 +54,9 @@ from jaxadd.config import Config
 config = Config(digits=2, training_size=600, batch_size=32, hidden_size=8)
 mesh = train.make_mesh()
 replicated = NamedSharding(mesh, PartitionSpec())
-split, _ = data.make_splits(600, 2, True, 0.1, seed=0)
+split, _ = data.make_splits(
+    num_problems=600, digits=2, reverse=True, val_fraction=0.1, seed=0
+)
 state = jax.device_put(train.create_train_state(config), replicated)
 queries = jax.device_put(split.queries, replicated)
 answers = jax.device_put(split.answers, replicated)

@@ -9,14 +9,8 @@ longest-carry-chain bucket 99.0%. The constant rate makes the epoch budget only
 a cap: the row ran with 100 and stopped at the target.
 """
 
-from jaxadd.config import Config
+from jaxadd.config import KERAS_TRAINING, Config
 
 
 def get_config() -> Config:
-    return Config(
-        reverse_answer=False,
-        batch_size=32,
-        learning_rate=1e-3,
-        lr_schedule="constant",
-        epochs=30,
-    )
+    return Config(**KERAS_TRAINING)
