@@ -87,25 +87,6 @@ def is_primary() -> bool:
     return jax.process_index() == 0
 
 
-def _write_atomically(path: str, text: str) -> None:
-    """Replaces ``path`` by ``text`` whole, or leaves it as it was.
-
-    Raises:
-      OSError: it could not be written (no ``.tmp`` file is left).
-    """
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
 def _append_line(path: str, line: str) -> None:
     """Appends ``line`` whole, or leaves the file as it was (a full disk)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -672,13 +653,14 @@ class RunStore:
                 self._manager.delete(step)
                 self._digests.pop(str(step), None)
             if is_primary():
+                # Without a checkpoint the run starts at epoch 1; _check_files
+                # made sure that no metrics line is lost by this. The metrics
+                # first: they say nothing new, where config.json may.
+                lines = "".join(json.dumps(m) + "\n" for m in history)
+                cli.write_atomically(self.metrics_path, lines)
                 if self._run_info is not None:
                     text = json.dumps(self._run_info, indent=2) + "\n"
-                    _write_atomically(self.config_path, text)
-                # Without a checkpoint the run starts at epoch 1; _check_files
-                # made sure that no metrics line is lost by this.
-                lines = "".join(json.dumps(m) + "\n" for m in history)
-                _write_atomically(self.metrics_path, lines)
+                    cli.write_atomically(self.config_path, text)
 
         self._write(self.workdir, record)
         self.history = history
@@ -737,7 +719,7 @@ class RunStore:
             digests[str(epoch)] = _file_digests(
                 os.path.join(self.directory, str(epoch))
             )
-            _write_atomically(self.digests_path, json.dumps(digests) + "\n")
+            cli.write_atomically(self.digests_path, json.dumps(digests) + "\n")
             self._digests = digests
             _append_line(self.metrics_path, json.dumps(metrics))
 

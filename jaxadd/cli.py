@@ -261,6 +261,25 @@ def guard_help_output(
     return guarded
 
 
+def write_atomically(path: str, text: str) -> None:
+    """Replaces ``path`` by ``text`` whole, or leaves it as it was.
+
+    Raises:
+      OSError: it could not be written (no ``.tmp`` file is left).
+    """
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
 def available_memory() -> int | None:
     """Bytes of host memory a new allocation can have now, or ``None`` if unknown.
 

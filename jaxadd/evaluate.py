@@ -43,7 +43,6 @@ middle of writing ``evaluation.json``: it is the new one, whole, or the old.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
@@ -498,19 +497,9 @@ def write_report(path: str, report: dict[str, Any]) -> None:
         directory, a full disk); ``path`` is left as it was.
     """
     text = json.dumps(report, indent=2) + "\n"
-    tmp = f"{path}.tmp"
     try:
         with cli.writing():
-            try:
-                with open(tmp, "w") as f:
-                    f.write(text)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.remove(tmp)
-                raise
+            cli.write_atomically(path, text)
     except OSError as err:
         from jaxadd import checkpoint
 

@@ -249,22 +249,28 @@ def test_checkpoint_without_digests_is_trained_again(copy, reference):
     assert metrics(copy) == metrics(reference)
 
 
-def test_config_that_disagrees_with_the_checkpoints(copy):
+@pytest.mark.parametrize("program", ["jaxadd.main", "jaxadd.predict"])
+def test_config_that_disagrees_with_the_checkpoints(copy, program):
     path = copy / "config.json"
     info = json.loads(path.read_text())
     info["config"]["hidden_size"] = 24
     path.write_text(json.dumps(info))
     before = contents(copy)
-    flags = [f for f in FLAGS if not f.startswith("--hidden_size")]
+    if program == "jaxadd.main":
+        # The flags of the edited config.json: only the checkpoints disagree.
+        flags = [f for f in FLAGS if not f.startswith("--hidden_size")]
+        args = [*flags, "--hidden_size=24", f"--epochs={EPOCHS + 1}"]
+    else:
+        args = ["1+2"]
     result = subprocess.run(
-        [sys.executable, "-m", "jaxadd.main", *flags, "--hidden_size=24"]
-        + [f"--workdir={copy}", f"--epochs={EPOCHS + 1}"],
+        [sys.executable, "-m", program, f"--workdir={copy}", *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         env=ENV,
     )
-    error = one_error(result)
+    prog = "jaxadd" if program == "jaxadd.main" else program
+    error = one_error(result, f"{prog}: error: ")
     assert "disagrees with its checkpoint" in error
     assert "config.json implies" in error
     assert contents(copy) == before
@@ -412,6 +418,23 @@ def test_read_only_workdir(copy):
         subprocess.run(["umount", str(copy)], check=True)
     assert "Read-only file system" in error
     assert contents(copy) == before
+
+
+def test_immutable_metrics_file(copy):
+    # chattr +i: even root cannot replace it, so resuming cannot rewrite it.
+    metrics_path = copy / "metrics.jsonl"
+    if shutil.which("chattr") is None or os.geteuid() != 0:
+        pytest.skip("needs root and chattr(1)")
+    if subprocess.run(["chattr", "+i", str(metrics_path)]).returncode != 0:
+        pytest.skip("this file system has no immutable files")
+    try:
+        before = contents(copy)
+        error = one_error(run_main(f"--workdir={copy}", f"--epochs={EPOCHS + 2}"))
+        assert "Operation not permitted" in error
+        assert contents(copy) == before
+        assert not stray_files(copy)
+    finally:
+        subprocess.run(["chattr", "-i", str(metrics_path)], check=True)
 
 
 def test_full_disk_keeps_every_finished_epoch_and_resumes_exactly(reference, tmp_path):
