@@ -6,6 +6,8 @@ from jaxadd import configs
 from jaxadd.config import Config
 
 # Two-digit addition reaches well above chance in ten quick epochs with these.
+# A test fixture, not a recipe: tests need it to learn something in seconds,
+# not to reach 99% (that is jaxadd/configs/d2.py), so it is not in configs.
 SMALL = Config(
     digits=2,
     training_size=5_000,

@@ -1,5 +1,6 @@
 """The experiment scripts run end to end on a tiny setting (no speed is asserted)."""
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -13,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments import common  # noqa: E402
+from jaxadd.config import Config  # noqa: E402
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
@@ -212,3 +214,52 @@ def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
         {"commit": head, "date": "D", "command": "python x.py", "machine": "M"}
     )
     assert line == f"Provenance: commit `{head}`, D, `python x.py`; M."
+
+
+def test_table_rows_are_the_settings_they_were_before_the_recipes():
+    # The best-* rows are now built from jaxadd.configs; they must train what
+    # the table's saved rows trained, when each spelled out its own settings.
+    from experiments import reproduce_table
+
+    keras = {"reverse_answer": False, "batch_size": 32, "learning_rate": 1e-3}
+    keras["lr_schedule"] = "constant"
+    common_fields = {"target_accuracy": 0.99, "num_samples": 0}
+    best = {
+        2: {"batch_size": 32, "learning_rate": 5e-3, "epochs": 40},
+        3: {},
+        4: {"batch_size": 128, "learning_rate": 1e-2, "epochs": 4},
+        5: {"batch_size": 128, "learning_rate": 1e-2, "epochs": 8},
+        10: {
+            "hidden_size": 256,
+            "batch_size": 128,
+            "learning_rate": 1e-2,
+            "epochs": 13,
+            "curriculum_epochs": 4,
+            "carry_fraction": 0.2,
+        },
+    }
+    seed = {2: (5_000, 55), 3: (50_000, 100), 4: (400_000, 20), 5: (550_000, 30)}
+    sizes = {**{d: size for d, (size, _) in seed.items()}, 10: 500_000}
+    expected = {}
+    for d, (size, epochs) in seed.items():
+        expected[f"seed-d{d}"] = Config(
+            digits=d, training_size=size, epochs=epochs, **keras, **common_fields
+        )
+    expected["sched-d2"] = dataclasses.replace(
+        expected["seed-d2"], learning_rate=5e-3, lr_schedule="cosine", epochs=40
+    )
+    for d in (2, 3, 4, 5):
+        expected[f"best-d{d}"] = Config(
+            digits=d, training_size=sizes[d], **best[d], **common_fields
+        )
+    for d in (2, 3):
+        expected[f"noreverse-d{d}"] = dataclasses.replace(
+            expected[f"best-d{d}"], reverse=False, reverse_answer=False
+        )
+    expected["best-d10"] = Config(
+        digits=10, training_size=500_000, **best[10], **common_fields
+    )
+    rows = reproduce_table.all_rows()
+    assert list(rows) == list(expected)
+    for name, config in expected.items():
+        assert rows[name] == config, name

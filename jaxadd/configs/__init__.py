@@ -14,7 +14,7 @@ import importlib
 
 from jaxadd.config import Config
 
-NAMES = ("default", "keras_example", "d5", "d10", "tiny")
+NAMES = ("default", "keras_example", "d2", "d4", "d5", "d10", "tiny")
 
 
 def get(name: str) -> Config:
