@@ -1,7 +1,9 @@
-"""Helpers shared by the experiment scripts: the machine, medians, result files."""
+"""Helpers shared by the experiment scripts: flags, the machine, medians, results."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime
 import importlib.metadata
 import json
@@ -13,18 +15,119 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from jaxadd import data
+from jaxadd import configs, data
+from jaxadd.config import Config
 
 if TYPE_CHECKING:
     import jax
 
-    from jaxadd.config import Config
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    only: Collection[str] | None = None,
+    lists: Collection[str] = (),
+) -> None:
+    """Adds ``--config`` and ``Config``'s flags, spelled as ``jaxadd.main``'s.
+
+    Each option has the field's name, type, help and choices; a boolean is a
+    ``--X``/``--noX`` pair, as absl spells it. Every default is ``None``, so
+    that ``config_from_args`` can tell a flag given from one left out (the
+    script's own defaults are the ``base`` it passes there).
+
+    Args:
+      parser: the parser, or a group of it, to add the options to.
+      only: the fields to add, by name; default all of them.
+      lists: of those, the sweep axes: each takes a comma-separated list of
+        values (``--digits=5,7,10``; one value is a list of one) and parses to
+        a ``list``, which ``config_from_args`` leaves to the script.
+    """
+    names = [f.name for f in Config.fields()]
+    unknown = set(only or ()) - set(names) | set(lists) - set(only or names)
+    if unknown:  # a typo in a script, not a user's mistake
+        raise ValueError(f"not Config fields offered here: {sorted(unknown)}")
+    parser.add_argument(
+        "--config",
+        choices=configs.NAMES,
+        help="Named recipe (jaxadd/configs/NAME.py) to start from instead of "
+        "this script's own settings; flags given as well override its fields.",
+    )
+    types = typing.get_type_hints(Config)
+    for field in Config.fields():
+        if only is not None and field.name not in only:
+            continue
+        name, help_text = field.name, field.metadata["help"]
+        kind = float if types[name] == float | None else types[name]
+        if kind is bool:
+            parser.add_argument(
+                f"--{name}", dest=name, action="store_const", const=True, help=help_text
+            )
+            parser.add_argument(
+                f"--no{name}",
+                dest=name,
+                action="store_const",
+                const=False,
+                help=f"The opposite of --{name}.",
+            )
+        elif name in lists:
+            parser.add_argument(
+                f"--{name}",
+                type=_comma_list(kind, field.metadata.get("choices")),
+                help=f"Comma-separated, one run each: {help_text}",
+            )
+        else:
+            parser.add_argument(
+                f"--{name}",
+                type=kind,
+                choices=field.metadata.get("choices"),
+                help=help_text,
+            )
+
+
+def _comma_list(kind: type, choices: tuple | None) -> Callable[[str], list]:
+    """The ``type`` of a list flag: ``"5,7,10"`` -> ``[5, 7, 10]``."""
+
+    def parse(text: str) -> list:
+        values = [kind(item) for item in text.split(",")]
+        bad = [v for v in values if choices is not None and v not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"{bad[0]!r} is not one of {', '.join(map(str, choices))}"
+            )
+        return values
+
+    parse.__name__ = f"comma-separated {kind.__name__}"  # argparse's error names it
+    return parse
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The settings ``add_config_flags``'s options chose.
+
+    Args:
+      args: the parsed arguments.
+      base: the script's own settings, used where ``--config`` is not given
+        (default: ``Config()``'s).
+
+    Returns:
+      The ``--config`` recipe, else ``base``, with every field whose flag was
+      given replaced; list flags (sweep axes) are left to the script.
+    """
+    if getattr(args, "config", None) is not None:
+        start = configs.get(args.config)
+    else:
+        start = Config() if base is None else base
+    given = {}
+    for field in Config.fields():
+        value = getattr(args, field.name, None)
+        if value is not None and not isinstance(value, list):
+            given[field.name] = value
+    return dataclasses.replace(start, **given)
 
 
 def cpu_model() -> str:

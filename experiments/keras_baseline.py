@@ -4,6 +4,9 @@ Runs in its own process because Keras picks its backend at import time::
 
     KERAS_BACKEND=jax python experiments/keras_baseline.py --batch_size=32
 
+``--digits``, ``--batch_size`` and ``--hidden_size`` are ``jaxadd.main``'s flags
+(default 3, 32 and 128), and ``--config=NAME`` takes them from a recipe.
+
 Same model (LSTM(128) -> RepeatVector -> LSTM(128) -> Dense softmax), same
 problems (jaxadd.data, numpy only) and the same one-hot float inputs and targets
 as the Keras example. Prints one JSON line: backend, keras (its version),
@@ -34,13 +37,13 @@ import numpy as np  # noqa: E402
 
 from experiments import common  # noqa: E402
 from jaxadd import data  # noqa: E402
+from jaxadd.config import Config  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=3)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--hidden_size", type=int, default=128)
+    # jaxadd.main's spellings; the Keras example's batch 32 where none is given.
+    common.add_config_flags(parser, only=("digits", "batch_size", "hidden_size"))
     parser.add_argument(
         "--examples", type=int, default=20_000, help="examples per timed epoch"
     )
@@ -49,6 +52,9 @@ def main() -> None:
         "--serve", action="store_true", help="time one epoch per line on stdin"
     )
     args = parser.parse_args()
+    config = common.config_from_args(args, Config(batch_size=32))
+    args.digits, args.batch_size = config.digits, config.batch_size
+    args.hidden_size = config.hidden_size
 
     import keras
 

@@ -14,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments import common  # noqa: E402
+from jaxadd import configs  # noqa: E402
 from jaxadd.config import Config  # noqa: E402
 
 
@@ -263,3 +264,29 @@ def test_table_rows_are_the_settings_they_were_before_the_recipes():
     assert list(rows) == list(expected)
     for name, config in expected.items():
         assert rows[name] == config, name
+
+
+def test_config_flags_are_jaxadd_mains_and_override_the_base():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    common.add_config_flags(parser, lists=("digits",))
+    base = Config(batch_size=32, epochs=200)
+    args = parser.parse_args([])
+    assert common.config_from_args(args, base) == base  # nothing given: the base
+    args = parser.parse_args(
+        ["--digits=5,7", "--noreverse", "--target_accuracy=0.9", "--epochs=3"]
+    )
+    assert args.digits == [5, 7]  # a sweep axis, left to the script
+    expected = dataclasses.replace(base, reverse=False, target_accuracy=0.9, epochs=3)
+    assert common.config_from_args(args, base) == expected
+    # A recipe replaces the base; flags given still override it.
+    args = parser.parse_args(["--config=d5", "--reverse_answer", "--epochs=2"])
+    assert common.config_from_args(args, base) == dataclasses.replace(
+        configs.get("d5"), epochs=2
+    )
+    # Every field has its flag, and enums keep their choices.
+    for field in Config.fields():
+        assert f"--{field.name}" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--lr_schedule=linear"])
