@@ -3,13 +3,24 @@
 For each number of digits, trains the four combinations of ``--reverse`` (the
 query read right to left, the seed's choice) and ``--reverse_answer`` (the sum
 written least-significant digit first), each until held-out exact match reaches
-``--target`` or its budget (``--epochs`` and ``--max_minutes``) runs out, then
+``--target_accuracy`` or its budget (``--epochs`` and ``--max_minutes``) runs out, then
 scores it with ``jaxadd.evaluate``: exact match on uniform operands and on the
 longest-carry-chain bucket::
 
     python experiments/reverse_ablation.py                 # 3, 5, 10 digits: hours
     python experiments/reverse_ablation.py --tiny          # seconds (tests use it)
     python experiments/reverse_ablation.py --digits=5 --stem=reverse_ablation_d5
+    python experiments/reverse_ablation.py --config=d5 --stem=reverse_ablation_d5
+
+The settings are ``jaxadd.main``'s flags, spelled the same (``--target_accuracy``,
+``--lr_schedule``, ``--config=NAME``, ...); without ``--config`` the script's own
+recipe (``BASE``: the Keras example's batch 32 and constant Adam 1e-3, a budget
+of 200 epochs, target 0.99) is the starting point, and a recipe that sets no
+target keeps 0.99. ``--digits`` takes a comma-separated list, one ablation each
+(default 3,5,10, or the recipe's own); ``--training_sizes`` gives each digit
+count its problems (without it, a ``--config`` recipe's own count replaces the
+default for its digit count). The reversals
+are the ablated axes, so there are no ``--reverse`` flags.
 
 Writes ``experiments/results/<stem>.md`` and ``.json`` (``--stem``, default
 ``reverse_ablation``; ``--tiny`` appends ``_tiny``), with the machine. Each run
@@ -45,6 +56,30 @@ COMBINATIONS = {
     (False, False): "neither",
 }
 DEFAULT_TRAINING_SIZES = "3:50000,5:550000,10:1000000"
+DEFAULT_DIGITS = [3, 5, 10]
+# The script's own recipe, where no --config is given: the Keras example's
+# training, with an epoch budget long enough to reach the target.
+BASE = Config(
+    batch_size=32,
+    learning_rate=1e-3,
+    lr_schedule="constant",
+    sampling="seed",
+    epochs=200,
+    target_accuracy=0.99,
+    num_samples=0,
+)
+SETTINGS = (
+    "digits",
+    "epochs",
+    "batch_size",
+    "hidden_size",
+    "num_layers",
+    "learning_rate",
+    "lr_schedule",
+    "sampling",
+    "seed",
+    "target_accuracy",
+)
 
 
 def parse_sizes(text: str) -> dict[int, int]:
@@ -82,7 +117,7 @@ def train_with_budget(config: Config, workdir: str, max_epochs: int, args) -> No
         history = read_history(workdir)
         if history:
             done, elapsed = history[-1]["epoch"], history[-1]["elapsed_sec"]
-            if history[-1]["val_exact_accuracy"] >= args.target:
+            if history[-1]["val_exact_accuracy"] >= config.target_accuracy:
                 return
     # A cosine schedule spans the whole budget, so it cannot grow by segments:
     # such a run is one segment, and the minutes budget does not apply.
@@ -94,32 +129,24 @@ def train_with_budget(config: Config, workdir: str, max_epochs: int, args) -> No
         segment = dataclasses.replace(config, epochs=epochs)
         result = train.train_and_evaluate(segment, workdir, log=args.log)
         done, elapsed = result["epoch"], result["elapsed_sec"]
-        if result["val_exact_accuracy"] >= args.target:
+        if result["val_exact_accuracy"] >= config.target_accuracy:
             return
 
 
 def run_one(digits: int, reverse: bool, reverse_answer: bool, args) -> dict:
     """Trains and evaluates one combination; returns its table row."""
-    config = Config(
+    config = dataclasses.replace(
+        args.base,
         digits=digits,
         reverse=reverse,
         reverse_answer=reverse_answer,
         training_size=args.sizes[digits],
-        batch_size=args.batch_size,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        learning_rate=args.learning_rate,
-        lr_schedule=args.lr_schedule,
-        sampling=args.sampling,
-        seed=args.seed,
-        target_accuracy=args.target,
-        epochs=args.epochs,
         num_samples=0,
     )
     name = f"d{digits}_in{int(reverse)}_out{int(reverse_answer)}"
     workdir = os.path.join(args.workdir_root, name)
     args.log(f"== {name}: {COMBINATIONS[(reverse, reverse_answer)]} ==")
-    train_with_budget(config, workdir, args.epochs, args)
+    train_with_budget(config, workdir, config.epochs, args)
     history = read_history(workdir)
     report = evaluate.evaluate_workdir(workdir, args.per_bucket, args.eval_seed)
     last = history[-1]
@@ -130,9 +157,9 @@ def run_one(digits: int, reverse: bool, reverse_answer: bool, args) -> dict:
         "reverse_answer": reverse_answer,
         "training_size": config.training_size,
         "epochs_run": last["epoch"],
-        "reached_target": last["val_exact_accuracy"] >= args.target,
+        "reached_target": last["val_exact_accuracy"] >= config.target_accuracy,
         "examples_to_target": examples_to_target(
-            history, config.batch_size, args.target
+            history, config.batch_size, config.target_accuracy
         ),
         "val_exact_accuracy": last["val_exact_accuracy"],
         "uniform_accuracy": report["uniform_accuracy"],
@@ -146,24 +173,24 @@ def write_results(
     rows: list[dict], args, out_stem: pathlib.Path, provenance: dict[str, str]
 ) -> None:
     machine = common.machine_info()
+    base = args.base
+    # The results file's keys as they were before the flags took jaxadd.main's
+    # names ("target"), so that earlier files and readers of them still agree.
     settings = {
-        name: getattr(args, name)
-        for name in (
-            "digits",
-            "sizes",
-            "epochs",
-            "max_minutes",
-            "batch_size",
-            "hidden_size",
-            "num_layers",
-            "learning_rate",
-            "lr_schedule",
-            "sampling",
-            "seed",
-            "target",
-            "per_bucket",
-            "eval_seed",
-        )
+        "digits": args.digits,
+        "sizes": args.sizes,
+        "epochs": base.epochs,
+        "max_minutes": args.max_minutes,
+        "batch_size": base.batch_size,
+        "hidden_size": base.hidden_size,
+        "num_layers": base.num_layers,
+        "learning_rate": base.learning_rate,
+        "lr_schedule": base.lr_schedule,
+        "sampling": base.sampling,
+        "seed": base.seed,
+        "target": base.target_accuracy,
+        "per_bucket": args.per_bucket,
+        "eval_seed": args.eval_seed,
     }
     common.write_json(
         out_stem.with_suffix(".json"),
@@ -178,7 +205,7 @@ def write_results(
         "digits",
         "reversal",
         "epochs",
-        f"examples to {100 * args.target:g}%",
+        f"examples to {100 * base.target_accuracy:g}%",
         "held-out exact %",
         "uniform exact %",
         "longest-chain exact %",
@@ -203,12 +230,13 @@ def write_results(
         "# Reversal ablation\n\n"
         f"{common.provenance_line(provenance)}\n\n"
         f"Machine: {common.machine_line(machine)}.\n\n"
-        f"Each run trains until held-out exact match reaches {args.target} or "
-        f"{args.epochs} epochs / {args.max_minutes} minutes of training pass; "
-        f"hidden size {args.hidden_size}, {args.num_layers} decoder layer(s), "
-        f"batch {args.batch_size}, learning rate {args.learning_rate} "
-        f"({args.lr_schedule}), "
-        f"`--sampling={args.sampling}`, seed {args.seed}; training sizes "
+        f"Each run trains until held-out exact match reaches "
+        f"{base.target_accuracy} or "
+        f"{base.epochs} epochs / {args.max_minutes} minutes of training pass; "
+        f"hidden size {base.hidden_size}, {base.num_layers} decoder layer(s), "
+        f"batch {base.batch_size}, learning rate {base.learning_rate} "
+        f"({base.lr_schedule}), "
+        f"`--sampling={base.sampling}`, seed {base.seed}; training sizes "
         f"{args.sizes}. Uniform and longest-chain sets: `jaxadd.evaluate`, "
         f"{args.per_bucket} problems per bucket, none trained on.\n\n"
         + common.markdown_table(header, table)
@@ -218,27 +246,15 @@ def write_results(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", default="3,5,10", help="comma-separated")
+    common.add_config_flags(parser, only=SETTINGS, lists=("digits",))
     parser.add_argument(
         "--training_sizes",
-        default=DEFAULT_TRAINING_SIZES,
-        help="digits:problems, comma-separated",
+        help=f"digits:problems, comma-separated (default {DEFAULT_TRAINING_SIZES})",
     )
-    parser.add_argument("--epochs", type=int, default=200, help="epoch budget a run")
     parser.add_argument(
         "--max_minutes", type=float, default=20.0, help="training time budget a run"
     )
     parser.add_argument("--segment_epochs", type=int, default=5)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--hidden_size", type=int, default=128)
-    parser.add_argument("--num_layers", type=int, default=1)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument(
-        "--lr_schedule", default="constant", choices=("constant", "cosine")
-    )
-    parser.add_argument("--sampling", default="seed", choices=("seed", "uniform"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--target", type=float, default=0.99)
     parser.add_argument("--per_bucket", type=int, default=1000)
     parser.add_argument("--eval_seed", type=int, default=0)
     parser.add_argument(
@@ -258,16 +274,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Taken first: the commit and the date the runs start from.
     provenance = common.provenance(None if argv is None else [__file__, *argv])
+    base = common.config_from_args(args, BASE)
+    if base.target_accuracy is None:  # a recipe without one: the script's
+        base = dataclasses.replace(base, target_accuracy=BASE.target_accuracy)
+    args.digits = args.digits or ([base.digits] if args.config else DEFAULT_DIGITS)
     if args.tiny:
-        args.digits, args.training_sizes = "1", "1:55"
-        args.epochs, args.segment_epochs, args.max_minutes = 1, 1, 1.0
-        args.batch_size, args.hidden_size, args.per_bucket = 32, 8, 20
+        args.digits, args.training_sizes = [1], "1:55"
+        base = dataclasses.replace(base, epochs=1, batch_size=32, hidden_size=8)
+        args.segment_epochs, args.max_minutes = 1, 1.0
+        args.per_bucket = 20
         args.stem = f"{args.stem}_tiny"
+    args.base = base
     stem = args.stem
     if args.workdir_root is None:
         args.workdir_root = str(ROOT / "runs" / stem)
-    args.digits = [int(d) for d in args.digits.split(",")]
-    args.sizes = parse_sizes(args.training_sizes)
+    # --training_sizes, where given, is the whole map; else the default one,
+    # in which a recipe's own problem count replaces its digit count's.
+    args.sizes = parse_sizes(args.training_sizes or DEFAULT_TRAINING_SIZES)
+    if args.config and not args.training_sizes:
+        args.sizes[base.digits] = base.training_size
     missing = [d for d in args.digits if d not in args.sizes]
     if missing:
         parser.error(f"--training_sizes gives no size for digits {missing}")
