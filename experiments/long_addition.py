@@ -53,7 +53,7 @@ BASE = Config(
     batch_size=128,
     learning_rate=1e-2,
     lr_schedule="cosine",
-    sampling="seed",
+    sampling="keras",
     num_samples=0,
 )
 GRID_DIGITS = [5, 7, 10]

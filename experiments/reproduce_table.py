@@ -64,7 +64,7 @@ def best_settings(digits: int, training_size: int) -> Config:
 def all_rows() -> dict[str, Config]:
     rows: dict[str, Config] = {}
     for digits, (size, epochs) in SEED_ROWS.items():
-        rows[f"seed-d{digits}"] = Config(
+        rows[f"keras-d{digits}"] = Config(
             digits=digits,
             training_size=size,
             target_accuracy=0.99,
@@ -75,7 +75,7 @@ def all_rows() -> dict[str, Config]:
     # learning rate and its schedule, to those of best-d2 (README).
     best_d2 = configs.get(BEST[2])
     rows["sched-d2"] = dataclasses.replace(
-        rows["seed-d2"],
+        rows["keras-d2"],
         learning_rate=best_d2.learning_rate,
         lr_schedule="cosine",
         epochs=best_d2.epochs,
@@ -240,7 +240,7 @@ def draw_curves(rows: list[dict], path: pathlib.Path) -> None:
         epochs = [h["epoch"] for h in r["history"]]
         seconds = [h["elapsed_sec"] for h in r["history"]]
         exact = [h["val_exact_accuracy"] for h in r["history"]]
-        style = "--" if r["name"].startswith("seed") else "-"
+        style = "--" if r["name"].startswith("keras") else "-"
         colour = colours[i % len(colours)]
         by_epoch.plot(epochs, exact, style, marker=".", color=colour, label=r["name"])
         by_time.plot(seconds, exact, style, marker=".", color=colour, label=r["name"])

@@ -35,9 +35,9 @@ _CHAR_TO_ID = {c: i for i, c in enumerate(VOCAB)}
 # Operands are held as int64: a sum of two 18-digit numbers still fits.
 MAX_DIGITS = 18
 
-# How operands are drawn: "seed" is the Keras example's (a uniform length, then
+# How operands are drawn: "keras" is the Keras example's (a uniform length, then
 # uniform digits), "uniform" is uniform over [0, 10**digits).
-SAMPLINGS = ("seed", "uniform")
+SAMPLINGS = ("keras", "uniform")
 
 
 def query_len(digits: int) -> int:
@@ -142,7 +142,7 @@ def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[
 
 
 def check_request(
-    num_problems: int, digits: int, sampling: str = "seed", carry_fraction: float = 0.0
+    num_problems: int, digits: int, sampling: str = "keras", carry_fraction: float = 0.0
 ) -> None:
     """Raises ``ValueError`` (one line) if the problems asked for cannot be drawn.
 
@@ -182,12 +182,12 @@ def generate_problems(
     num_problems: int,
     digits: int,
     seed: int,
-    sampling: str = "seed",
+    sampling: str = "keras",
     carry_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``num_problems`` distinct addition problems.
 
-    ``sampling="seed"`` draws as the Keras example does: each operand gets a
+    ``sampling="keras"`` draws as the Keras example does: each operand gets a
     length drawn uniformly from 1..digits and then that many uniform digits (so
     ``"07"`` is the operand 7). ``sampling="uniform"`` draws each operand
     uniformly from ``[0, 10**digits)``, so most have all ``digits`` digits. A draw
@@ -205,7 +205,7 @@ def generate_problems(
       num_problems: how many distinct problems to return.
       digits: the largest number of digits of an operand.
       seed: seed of the numpy generators.
-      sampling: ``"seed"`` (the Keras distribution) or ``"uniform"``.
+      sampling: ``"keras"`` (the Keras distribution) or ``"uniform"``.
       carry_fraction: share of the problems built with long carry chains.
 
     Returns:
@@ -358,7 +358,7 @@ def make_splits(
     val_fraction: float,
     seed: int,
     reverse_answer: bool = False,
-    sampling: str = "seed",
+    sampling: str = "keras",
     carry_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).

@@ -243,11 +243,11 @@ def test_table_rows_are_the_settings_they_were_before_the_recipes():
     sizes = {**{d: size for d, (size, _) in seed.items()}, 10: 500_000}
     expected = {}
     for d, (size, epochs) in seed.items():
-        expected[f"seed-d{d}"] = Config(
+        expected[f"keras-d{d}"] = Config(
             digits=d, training_size=size, epochs=epochs, **keras, **common_fields
         )
     expected["sched-d2"] = dataclasses.replace(
-        expected["seed-d2"], learning_rate=5e-3, lr_schedule="cosine", epochs=40
+        expected["keras-d2"], learning_rate=5e-3, lr_schedule="cosine", epochs=40
     )
     for d in (2, 3, 4, 5):
         expected[f"best-d{d}"] = Config(

@@ -97,7 +97,7 @@ def test_default_sampling_is_unchanged():
     # The problems the seed's runs trained on (recorded before sampling options
     # existed): the same seed must still give the same problems.
     a, b = data.generate_problems(1000, 3, seed=0)
-    a2, b2 = data.generate_problems(1000, 3, 0, sampling="seed", carry_fraction=0.0)
+    a2, b2 = data.generate_problems(1000, 3, 0, sampling="keras", carry_fraction=0.0)
     np.testing.assert_array_equal(a, a2)
     np.testing.assert_array_equal(b, b2)
     assert (a[:4].tolist(), b[:4].tolist()) == ([822, 17, 33, 5], [80, 6, 6, 878])
@@ -123,7 +123,7 @@ def test_uniform_sampling_can_draw_every_pair_and_no_more():
         data.generate_problems(5051, 2, seed=0, sampling="uniform")
 
 
-@pytest.mark.parametrize("sampling", ["seed", "uniform"])
+@pytest.mark.parametrize("sampling", ["keras", "uniform"])
 def test_carry_oversampling_yields_long_chains(sampling):
     digits, n = 10, 4000
     plain = carries.longest_carry_chain(*data.generate_problems(n, digits, 3, sampling))
