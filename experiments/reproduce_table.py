@@ -8,10 +8,10 @@
 The Keras example claims 99% (per-character, padding included) for 2 to 5 digits,
 reversed, one 128-unit LSTM: 2 digits / 5k examples / 55 epochs, 3 / 50k / 100,
 4 / 400k / 20, 5 / 550k / 30. Each row here trains until held-out **exact match**
-reaches 0.99 or the row's epoch budget runs out, with the seed's settings (answer
-as written, batch 32, Adam 1e-3, at most the seed's epochs) and with jaxadd's own
+reaches 0.99 or the row's epoch budget runs out, with the Keras example's settings (answer
+as written, batch 32, Adam 1e-3, at most its epochs) and with jaxadd's own
 settings; plus runs with neither query nor answer reversed for 2 and 3 digits,
-the ablation that motivates reversal, and ``sched-d2``: the seed's 2-digit row
+the ablation that motivates reversal, and ``sched-d2``: its 2-digit row
 with only the learning-rate schedule changed.
 
 Each finished row is saved to ``results/table_runs/<name>.json`` at once, so a
@@ -45,7 +45,7 @@ SEED_ROWS = {2: (5_000, 55), 3: (50_000, 100), 4: (400_000, 20), 5: (550_000, 30
 # jaxadd's own settings per row are the recipes of ``jaxadd.configs``, each
 # measured on the development machine (see its docstring). The cosine schedule
 # decays over exactly ``epochs``, so the budget is part of the recipe, not only
-# a cap. Past the seed's table, d10 is the recipe experiments/long_addition.py
+# a cap. Past the Keras example's table, d10 is the recipe experiments/long_addition.py
 # found for 10 digits within an hour of CPU training (README, Evaluation).
 BEST = {2: "d2", 3: "default", 4: "d4", 5: "d5", 10: "d10"}
 LONG_ROWS = {10: 500_000}
@@ -71,7 +71,7 @@ def all_rows() -> dict[str, Config]:
             num_samples=0,
             **{**KERAS_TRAINING, "epochs": epochs},
         )
-    # The seed's settings miss 99% at 2 digits; this row changes only the
+    # The Keras example's settings miss 99% at 2 digits; this row changes only the
     # learning rate and its schedule, to those of best-d2 (README).
     best_d2 = configs.get(BEST[2])
     rows["sched-d2"] = dataclasses.replace(
@@ -206,7 +206,7 @@ def render(
         "examples/s",
     ]
     text = (
-        "# Seed table, reproduced with held-out exact match\n\n"
+        "# The Keras example's table, reproduced with held-out exact match\n\n"
         f"{common.provenance_line(provenance)}\n\n"
         f"Machine: {common.machine_line(info)}. Made by "
         "`python experiments/reproduce_table.py`. 'train s to 99%' is training and "
