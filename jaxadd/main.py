@@ -21,14 +21,12 @@ together when each runs the same command plus
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import threading
 import typing
 
 from absl import app, flags, logging
 
-from jaxadd import cli, configs
+from jaxadd import cli, configs, devices
 from jaxadd.config import Config
 
 PROG = "jaxadd"
@@ -123,7 +121,15 @@ def main(argv: list[str]) -> None:
     if workdir is not None and not workdir.strip():
         cli.fail(PROG, "--workdir is empty: name a directory, or leave the flag out")
 
-    error = _split_cpu(FLAGS.cpu_devices, config.batch_size) or _start_distributed()
+    error = devices.split_cpu(FLAGS.cpu_devices, config.batch_size)
+    if error is None:
+        error = devices.start_distributed(
+            FLAGS.coordinator_address,
+            FLAGS.num_processes,
+            FLAGS.process_id,
+            FLAGS.distributed,
+            FLAGS.distributed_timeout,
+        )
     if error:
         cli.fail(PROG, error)
 
@@ -169,109 +175,6 @@ def _what_is_kept(workdir: str | None) -> str:
         f"{epochs} finished epoch(s) kept in {workdir}; the same command resumes"
         " from there"
     )
-
-
-def _split_cpu(count: int | None, batch_size: int) -> str | None:
-    """Has JAX present the CPU as ``count`` devices; returns an error or None.
-
-    Must run before anything touches a JAX backend, which fixes the count. One
-    CPU device leaves XLA's small per-step matmuls on one core; with several,
-    the data-parallel step of ``train`` runs each device's rows on a thread of
-    its own. GPU and TPU runs ignore it: their devices are the real ones.
-    """
-    if count is None:
-        return None
-    if count < 1:
-        return f"cpu_devices must be >= 1, got {count}"
-    # Checked before the backend builds that many devices, which for a huge
-    # count would take long: each device needs rows of every batch anyway.
-    if count > batch_size:
-        return f"cpu_devices {count} exceeds batch_size {batch_size}"
-    import jax
-
-    try:
-        jax.config.update("jax_num_cpu_devices", count)
-    except (AttributeError, RuntimeError) as err:  # older jax has no such option
-        return f"cannot split the CPU into {count} devices: {cli.first_line(err)}"
-    return None
-
-
-def _start_distributed() -> str | None:
-    """Joins a multi-process run if the flags ask for one; returns an error or None.
-
-    Must run before anything touches a JAX backend: afterwards the devices of
-    the other processes could no longer join this one's. JAX aborts the whole
-    process (a C++ check) when a coordinator never answers, so it waits in a
-    thread, with a longer timeout of its own than ``--distributed_timeout``.
-    """
-    given = {
-        "coordinator_address": FLAGS.coordinator_address,
-        "num_processes": FLAGS.num_processes,
-        "process_id": FLAGS.process_id,
-    }
-    if not FLAGS.distributed and all(v is None for v in given.values()):
-        return None
-    error = _check_distributed_flags(**given)
-    if error:
-        return error
-    import jax
-
-    timeout = FLAGS.distributed_timeout
-    outcome: list[str | None] = []
-
-    def join() -> None:
-        try:
-            # Flags left out are detected by JAX (TPU pods, Slurm, Open MPI).
-            jax.distributed.initialize(
-                **given, initialization_timeout=int(timeout) + 60
-            )
-            outcome.append(None)
-        except (ValueError, TypeError, RuntimeError) as err:
-            outcome.append(f"cannot start the multi-process run: {cli.first_line(err)}")
-
-    thread = threading.Thread(target=join, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if not outcome:
-        return (
-            f"the multi-process run did not start within {timeout:g} s "
-            f"(--distributed_timeout): no answer from the coordinator at "
-            f"{given['coordinator_address'] or 'the detected address'}, or not "
-            "every process joined"
-        )
-    return outcome[0]
-
-
-def _check_distributed_flags(
-    coordinator_address: str | None,
-    num_processes: int | None,
-    process_id: int | None,
-) -> str | None:
-    """What is wrong with the multi-host flags, or None."""
-    if not FLAGS.distributed_timeout > 0:
-        return f"distributed_timeout must be > 0, got {FLAGS.distributed_timeout}"
-    if num_processes is not None and num_processes < 1:
-        return f"num_processes must be >= 1, got {num_processes}"
-    if process_id is not None:
-        last = None if num_processes is None else num_processes - 1
-        if process_id < 0 or (last is not None and process_id > last):
-            bound = f"0..{last}" if last is not None else ">= 0"
-            return f"process_id must be in {bound}, got {process_id}"
-    if coordinator_address is None:
-        return None
-    host, sep, port = coordinator_address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]  # [::1]:1234
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            host = ""
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return (
-            f"coordinator_address must be HOST:PORT with a port in 1..65535 "
-            f"(e.g. 10.0.0.1:1234 or [::1]:1234), got {coordinator_address!r}"
-        )
-    return None
 
 
 def _log(line: str) -> None:
