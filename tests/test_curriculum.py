@@ -116,7 +116,7 @@ def test_validate_refuses_curriculum_epochs_out_of_range(curriculum_epochs):
 
 def test_validate_refuses_curriculum_with_uniform_sampling():
     config = dataclasses.replace(CURRICULUM, sampling="uniform")
-    with pytest.raises(ValueError, match="needs --sampling=seed"):
+    with pytest.raises(ValueError, match="needs --sampling=keras"):
         config.validate()
 
 
