@@ -10,9 +10,9 @@ reversed, one 128-unit LSTM: 2 digits / 5k examples / 55 epochs, 3 / 50k / 100,
 4 / 400k / 20, 5 / 550k / 30. Each row here trains until held-out **exact match**
 reaches 0.99 or the row's epoch budget runs out, with the Keras example's
 settings (answer as written, batch 32, Adam 1e-3, at most its epochs) and with
-jaxadd's own settings; plus runs with neither query nor answer reversed for 2 and 3 digits,
-the ablation that motivates reversal, and ``sched-d2``: its 2-digit row
-with only the learning-rate schedule changed.
+jaxadd's own settings; plus runs with neither query nor answer reversed for 2
+and 3 digits, the ablation that motivates reversal, and ``sched-d2``: its
+2-digit row with only the learning-rate schedule changed.
 
 Each finished row is saved to ``results/table_runs/<name>.json`` at once, so a
 long session can be split over several invocations; the table
