@@ -167,7 +167,7 @@ def test_carry_request_larger_than_a_bucket_is_refused():
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"sampling": "keras"}, "sampling must be one of seed, uniform"),
+        ({"sampling": "gaussian"}, "sampling must be one of keras, uniform"),
         ({"carry_fraction": 1.5}, "carry_fraction must be in"),
         ({"carry_fraction": float("nan")}, "carry_fraction must be in"),
         (
@@ -184,7 +184,7 @@ def test_config_refuses_bad_sampling(changes, message):
 @pytest.mark.parametrize(
     "flag,message",
     [
-        ("--sampling=keras", "sampling"),
+        ("--sampling=gaussian", "sampling"),
         ("--carry_fraction=2", "carry_fraction must be in [0, 1]"),
     ],
 )
