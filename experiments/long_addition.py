@@ -285,22 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [run_one(d, h, args) for h in widths for d in digits_list]
 
     reference = make_config(digits_list[0], widths[0], args)
+    # The grid's axes (digits, width) vary by row; the other settings do not.
     recipe_flags = {
         name: getattr(reference, name)
-        for name in (
-            "reverse",
-            "reverse_answer",
-            "training_size",
-            "epochs",
-            "batch_size",
-            "num_layers",
-            "learning_rate",
-            "lr_schedule",
-            "sampling",
-            "carry_fraction",
-            "curriculum_epochs",
-            "seed",
-        )
+        for name in SETTINGS
+        if name not in ("digits", "hidden_size")
     }
     settings = {
         "title": args.title,
