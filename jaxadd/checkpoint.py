@@ -589,7 +589,7 @@ class RunStore:
         steps = _saved_steps(self.directory)
         _check_file_types(self.directory)
         digests = _read_digests(self.workdir, steps)
-        recorded = _count_lines(self.metrics_path)
+        recorded = count_lines(self.metrics_path)
         if recorded and not steps:
             raise WorkdirError(
                 f"{self.metrics_path} records {recorded} epoch(s) but "
@@ -765,7 +765,7 @@ def _io_reason(err: BaseException) -> str:
     return _describe(err)
 
 
-def _count_lines(path: str) -> int:
+def count_lines(path: str) -> int:
     """Lines of a text file; 0 if it is missing."""
     try:
         with open(path, "rb") as f:

@@ -166,10 +166,11 @@ def _what_is_kept(workdir: str | None) -> str:
     """The end of the line an interrupted run prints."""
     if workdir is None:
         return "nothing was kept (no --workdir)"
+    from jaxadd import checkpoint  # imported by now: training has begun
+
     try:
-        with open(os.path.join(workdir, "metrics.jsonl"), "rb") as f:
-            epochs = sum(1 for line in f if line.strip())
-    except OSError:
+        epochs = checkpoint.count_lines(os.path.join(workdir, "metrics.jsonl"))
+    except checkpoint.WorkdirError:
         epochs = 0
     return (
         f"{epochs} finished epoch(s) kept in {workdir}; the same command resumes"
