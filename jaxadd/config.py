@@ -19,7 +19,11 @@ LSTM_BACKWARDS = ("manual", "autodiff")
 
 # Settings that may change between a run and its resumption: they decide how
 # long to train or what to print, not what a step computes.
-RESUMABLE_FIELDS = frozenset({"epochs", "target_accuracy", "num_samples"})
+RESUMABLE_FIELDS = frozenset({"epochs", "target_accuracy", "target_on", "num_samples"})
+
+# What --target_accuracy tests: every set scored after each epoch, or the
+# held-out split alone.
+TARGETS_ON = ("all", "held_out")
 
 # Seeds are int32: the initial parameters' key is made inside a compiled program.
 MAX_SEED = 2**31 - 1
@@ -111,7 +115,15 @@ class Config:
         f"samples shown (0..{MAX_SEED}).",
     )
     target_accuracy: float | None = _setting(
-        None, "Stop after the first epoch whose held-out exact match reaches it."
+        None, "Stop after the first epoch whose exact match reaches it (--target_on)."
+    )
+    target_on: str = _setting(
+        "all",
+        "What --target_accuracy tests: all, exact match on the held-out split, "
+        "on full-length problems (operands uniform in [0, 10**digits)) and on "
+        "the longest carry chains, at once; held_out, the held-out split alone, "
+        "whose operands are mostly short with --sampling=keras.",
+        choices=TARGETS_ON,
     )
     num_samples: int = _setting(10, "Held-out problems shown after each epoch.")
     lstm_backward: str = _setting(
@@ -212,6 +224,11 @@ class Config:
         if self.target_accuracy is not None and not 0.0 < self.target_accuracy <= 1.0:
             raise ValueError(
                 f"target_accuracy must be in (0, 1], got {self.target_accuracy}"
+            )
+        if self.target_on not in TARGETS_ON:
+            raise ValueError(
+                f"target_on must be one of {', '.join(TARGETS_ON)}, "
+                f"got {self.target_on!r}"
             )
         if self.lstm_backward not in LSTM_BACKWARDS:
             raise ValueError(

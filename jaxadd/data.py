@@ -376,12 +376,18 @@ def make_splits(
     split_at = num_problems - num_val
 
     def split(part: slice) -> Split:
-        pa, pb = a[part], b[part]
-        return Split(
-            a=pa,
-            b=pb,
-            queries=encode_queries(pa, pb, digits, reverse),
-            answers=encode_answers(pa + pb, digits, reverse_answer),
-        )
+        return encode_split(a[part], b[part], digits, reverse, reverse_answer)
 
     return split(slice(0, split_at)), split(slice(split_at, None))
+
+
+def encode_split(
+    a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, reverse_answer: bool
+) -> Split:
+    """The problems ``a[i] + b[i]`` as a ``Split`` in a run's layout."""
+    return Split(
+        a=a,
+        b=b,
+        queries=encode_queries(a, b, digits, reverse),
+        answers=encode_answers(a + b, digits, reverse_answer),
+    )

@@ -20,7 +20,6 @@ together when each runs the same command plus
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import typing
 
@@ -35,8 +34,11 @@ PROG = "jaxadd"
 def _define_config_flags() -> None:
     """One flag per ``Config`` field: its name, type, default and help."""
     types = typing.get_type_hints(Config)
+    follow_digits = configs.digit_dependent_fields()
     for field in Config.fields():
         name, default, help_text = field.name, field.default, field.metadata["help"]
+        if name in follow_digits:
+            help_text += " Unset: from the recipe for --digits (shown: 3 digits)."
         kind = types[name]
         if "choices" in field.metadata:
             flags.DEFINE_enum(name, default, field.metadata["choices"], help_text)
@@ -55,7 +57,9 @@ flags.DEFINE_enum(
     "config",
     "default",
     configs.NAMES,
-    "Named recipe (jaxadd/configs/NAME.py); flags given as well override its fields.",
+    "Named recipe (jaxadd/configs/NAME.py); flags given as well override its "
+    "fields. Unset: the recipe measured for --digits (d2 for --digits=2, "
+    "default for 3, d4, d5, d10 for 6 and more).",
 )
 flags.DEFINE_string(
     "workdir",
@@ -95,12 +99,16 @@ flags.DEFINE_boolean(
 FLAGS = flags.FLAGS
 
 
-def config_from_flags() -> Config:
-    """The ``--config`` recipe with every flag given on the command line applied."""
+def config_from_flags() -> tuple[Config, str]:
+    """The run's settings, and the line that names the recipe they came from.
+
+    The recipe is ``--config``'s or, without it, the one for ``--digits``
+    (``configs.for_digits``); every flag given on the command line wins.
+    """
     given = {
         f.name: FLAGS[f.name].value for f in Config.fields() if FLAGS[f.name].present
     }
-    return dataclasses.replace(configs.get(FLAGS.config), **given)
+    return configs.resolve(FLAGS.config if FLAGS["config"].present else None, given)
 
 
 def main(argv: list[str]) -> None:
@@ -112,7 +120,7 @@ def main(argv: list[str]) -> None:
     cli.tolerant_stdout()
     if len(argv) > 1:
         cli.fail(PROG, f"unexpected arguments {' '.join(argv[1:])}")
-    config = config_from_flags()
+    config, recipe_line = config_from_flags()
     try:
         config.validate()
     except ValueError as err:
@@ -134,9 +142,13 @@ def main(argv: list[str]) -> None:
         cli.fail(PROG, error)
 
     # Imported after validation so that a bad flag answers at once.
+    import jax
+
     from jaxadd import checkpoint, train
 
     def work() -> None:
+        if jax.process_index() == 0:
+            _log(recipe_line)
         train.train_and_evaluate(config, workdir, log=_log)
 
     try:

@@ -395,26 +395,78 @@ class EpochRunner:
         return state, float(loss)  # float() waits for the epoch to finish
 
 
-class _HeldOut:
-    """The held-out split, scored and sampled with the run's model after each epoch."""
+# Full-length problems scored after every epoch, besides the held-out split:
+# a few thousand, cheap next to an epoch, drawn with a seed of their own, apart
+# from ``jaxadd.evaluate``'s (seed 0), so that stopping on them does not tune
+# on the suites a run is finally judged on.
+UNIFORM_SET_SIZE = 2000
+LONGEST_CHAIN_SET_SIZE = 1000
+_EPOCH_SETS_SEED = 1
 
-    def __init__(self, config: Config, split: data.Split):
+
+class _EpochScores:
+    """The sets every epoch is scored on, and the samples shown after it.
+
+    - ``val``: the held-out split (the Keras-style rule: with ``sampling=keras``
+      most operands are short).
+    - ``uniform``: ``UNIFORM_SET_SIZE`` problems with operands uniform in
+      ``[0, 10**digits)``, as good as all full length.
+    - ``longest_chain``: ``LONGEST_CHAIN_SET_SIZE`` problems whose carry runs
+      through every column (``99+1``), which uniform operands almost never hold.
+
+    None of them holds a training problem; the last two may share problems with
+    the held-out split, which is not trained on either.
+    """
+
+    def __init__(self, config: Config, train_split: data.Split, val_split: data.Split):
+        from jaxadd import evaluate  # the suites' builders; no cycle at import
+
         model = make_model(config)
         self._config = config
-        self._split = split
+        self._val_split = val_split
+        exclude = (train_split.a, train_split.b)
+        seed = _EPOCH_SETS_SEED
+        digits = config.digits
+        uniform = evaluate.uniform_bucket(digits, UNIFORM_SET_SIZE, seed, *exclude)
+        chain = evaluate.carry_chain_bucket(
+            digits, digits, LONGEST_CHAIN_SET_SIZE, seed, *exclude
+        )
+        encode = functools.partial(
+            data.encode_split,
+            digits=digits,
+            reverse=config.reverse,
+            reverse_answer=config.reverse_answer,
+        )
+        self.sets = {"val": val_split}
+        for name, bucket in (("uniform", uniform), ("longest_chain", chain)):
+            if len(bucket):  # tiny digit counts may have none left
+                self.sets[name] = encode(bucket.a, bucket.b)
         self._eval_chunk = make_eval_fn(model)
         self._predict_fn = inference.make_predict_fn(model)
 
     def scores(self, params: Any) -> dict[str, float]:
-        """Loss, per-character and exact-match accuracy (``evaluate_split``)."""
-        return evaluate_split(self._eval_chunk, params, self._split)
+        """Held-out loss and per-character accuracy, and exact match on each set.
+
+        ``val_loss``, ``val_char_accuracy``, ``val_exact_accuracy``,
+        ``uniform_exact_accuracy`` and ``longest_chain_exact_accuracy`` (``None``
+        for a set that is empty: every such problem was trained on).
+        """
+        scores = {"uniform_exact_accuracy": None, "longest_chain_exact_accuracy": None}
+        for name, split in self.sets.items():
+            result = evaluate_split(self._eval_chunk, params, split)
+            scores[f"{name}_exact_accuracy"] = result["exact_accuracy"]
+            if name == "val":
+                scores["val_loss"] = result["loss"]
+                scores["val_char_accuracy"] = result["char_accuracy"]
+        return scores
 
     def samples(self, params: Any, epoch: int) -> list[str]:
         """``config.num_samples`` problems answered, as ``Q 45+2  T 47  ☑ 47``.
 
-        A new choice each epoch, a function of the seed and the epoch alone.
+        Held-out problems, a new choice each epoch, a function of the seed and
+        the epoch alone.
         """
-        config, split = self._config, self._split
+        config, split = self._config, self._val_split
         if not config.num_samples:
             return []
         rng = np.random.default_rng([config.seed, 2, epoch])
@@ -469,24 +521,24 @@ def train_and_evaluate(
         first_epoch = resumed.get("epoch", 0) + 1
         state = replicate(state, mesh)
         runner = EpochRunner(config, mesh, train_split, state, first_epoch)
-        held_out = _HeldOut(config, val_split)
+        scoring = _EpochScores(config, train_split, val_split)
         log(_first_line(train_split, val_split, num_params, mesh, data_sec, runner))
 
         epochs = range(first_epoch, config.epochs + 1)
-        if resumed and _reached_target(config, resumed):
+        if resumed and reached_target(config, resumed):
             log(f"Already reached target_accuracy at epoch {resumed['epoch']}")
             epochs = range(0)
         # Elapsed time goes on from where the resumed run's stopped.
         run_start = time.perf_counter() - resumed.get("elapsed_sec", 0.0)
         for epoch in epochs:
-            state, metrics = _train_epoch(runner, state, epoch, held_out, run_start)
+            state, metrics = _train_epoch(runner, state, epoch, scoring, run_start)
             log(_epoch_line(metrics))
-            for line in held_out.samples(state.params, epoch):
+            for line in scoring.samples(state.params, epoch):
                 log(line)
             if store is not None:
                 store.save(epoch, state, metrics)
             history.append(metrics)
-            if _reached_target(config, metrics):
+            if reached_target(config, metrics):
                 log(_reached_line(config, metrics))
                 break
         return _result(history, state, num_params, runner.compile_sec, data_sec)
@@ -561,10 +613,10 @@ def _train_epoch(
     runner: EpochRunner,
     state: train_state.TrainState,
     epoch: int,
-    held_out: _HeldOut,
+    scoring: _EpochScores,
     run_start: float,
 ) -> tuple[train_state.TrainState, dict[str, Any]]:
-    """Trains one epoch and scores it on the held-out split; returns its metrics.
+    """Trains one epoch and scores it (``_EpochScores``); returns its metrics.
 
     Raises:
       TrainingError: the training or held-out loss is not finite.
@@ -572,19 +624,21 @@ def _train_epoch(
     epoch_start = time.perf_counter()
     state, train_loss = runner.run(state, epoch)
     train_sec = time.perf_counter() - epoch_start
-    val = held_out.scores(state.params)
-    if not (math.isfinite(train_loss) and math.isfinite(val["loss"])):
+    scores = scoring.scores(state.params)
+    if not (math.isfinite(train_loss) and math.isfinite(scores["val_loss"])):
         raise TrainingError(
             f"non-finite loss at epoch {epoch} (train {train_loss}, "
-            f"held-out {val['loss']}); the last good checkpoint is kept"
+            f"held-out {scores['val_loss']}); the last good checkpoint is kept"
         )
     return state, {
         "epoch": epoch,
         "step": int(state.step),
         "train_loss": train_loss,
-        "val_loss": val["loss"],
-        "val_char_accuracy": val["char_accuracy"],
-        "val_exact_accuracy": val["exact_accuracy"],
+        "val_loss": scores["val_loss"],
+        "val_char_accuracy": scores["val_char_accuracy"],
+        "val_exact_accuracy": scores["val_exact_accuracy"],
+        "uniform_exact_accuracy": scores["uniform_exact_accuracy"],
+        "longest_chain_exact_accuracy": scores["longest_chain_exact_accuracy"],
         "train_examples_per_sec": runner.examples_per_epoch / train_sec,
         "epoch_sec": time.perf_counter() - epoch_start,
         "elapsed_sec": time.perf_counter() - run_start,
@@ -592,28 +646,60 @@ def _train_epoch(
 
 
 def _epoch_line(metrics: dict[str, Any]) -> str:
+    def exact(name: str) -> str:
+        value = metrics.get(name)
+        return "-" if value is None else f"{value:.4f}"
+
     return (
         f"epoch {metrics['epoch']:3d}  loss {metrics['train_loss']:.4f}  "
         f"val_loss {metrics['val_loss']:.4f}  "
         f"val_char {metrics['val_char_accuracy']:.4f}  "
         f"val_exact {metrics['val_exact_accuracy']:.4f}  "
+        f"uniform {exact('uniform_exact_accuracy')}  "
+        f"chain {exact('longest_chain_exact_accuracy')}  "
         f"{metrics['train_examples_per_sec']:,.0f} ex/s  "
         f"{metrics['epoch_sec']:.2f} s"
     )
 
 
-def _reached_target(config: Config, metrics: dict) -> bool:
-    return (
-        config.target_accuracy is not None
-        and metrics["val_exact_accuracy"] >= config.target_accuracy
-    )
+# The metrics each --target_on value tests, in the order they are reported.
+_TARGET_METRICS = {
+    "all": (
+        "val_exact_accuracy",
+        "uniform_exact_accuracy",
+        "longest_chain_exact_accuracy",
+    ),
+    "held_out": ("val_exact_accuracy",),
+}
+
+
+def _target_values(config: Config, metrics: dict) -> dict[str, float]:
+    """The tested metrics of one epoch; a set with nothing left in it is skipped.
+
+    A metric missing from ``metrics`` (an epoch written before it existed)
+    counts as 0: such an epoch has not shown that it reached the target.
+    """
+    values = {}
+    for name in _TARGET_METRICS[config.target_on]:
+        if name not in metrics:
+            values[name] = 0.0
+        elif metrics[name] is not None:
+            values[name] = metrics[name]
+    return values
+
+
+def reached_target(config: Config, metrics: dict) -> bool:
+    """Whether an epoch's metrics meet ``target_accuracy`` as ``target_on`` says."""
+    if config.target_accuracy is None:
+        return False
+    values = _target_values(config, metrics).values()
+    return all(value >= config.target_accuracy for value in values)
 
 
 def _reached_line(config: Config, metrics: dict[str, Any]) -> str:
-    return (
-        f"Reached val_exact_accuracy {metrics['val_exact_accuracy']:.4f} >= "
-        f"{config.target_accuracy} at epoch {metrics['epoch']}"
-    )
+    values = _target_values(config, metrics)
+    reached = ", ".join(f"{name} {value:.4f}" for name, value in values.items())
+    return f"Reached {reached} >= {config.target_accuracy} at epoch {metrics['epoch']}"
 
 
 def _result(

@@ -60,6 +60,28 @@ def test_small_buckets_hold_every_problem_not_trained_on():
         assert len(bucket) == bucket.available
 
 
+def test_uniform_10k_suite_is_fixed_full_length_and_never_trained_on():
+    train_split, _ = data.make_splits(
+        num_problems=3000, digits=4, reverse=True, val_fraction=0.1, seed=0
+    )
+    trained = unordered(train_split.a, train_split.b)
+    uniform, edge = evaluate.uniform_10k_suite(4, train_split.a, train_split.b)
+    assert (uniform.suite, edge.suite) == ("uniform", "edge_cases")
+    assert len(unordered(uniform.a, uniform.b)) == len(uniform) == 10_000
+    assert not unordered(uniform.a, uniform.b) & trained
+    assert np.mean(np.minimum(uniform.a, uniform.b) >= 1000) > 0.75
+    # Fixed: the same problems every time, whatever the run's own seed.
+    again, _ = evaluate.uniform_10k_suite(4, train_split.a, train_split.b)
+    np.testing.assert_array_equal(uniform.a, again.a)
+    np.testing.assert_array_equal(uniform.b, again.b)
+    # Two digits: all 5,050 problems are fewer than 10,000; the untrained ones.
+    small_train, _ = data.make_splits(
+        num_problems=600, digits=2, reverse=True, val_fraction=0.1, seed=0
+    )
+    small, _ = evaluate.uniform_10k_suite(2, small_train.a, small_train.b)
+    assert len(small) == 5050 - 540
+
+
 def test_length_buckets_hold_exactly_their_lengths():
     train_split, _ = data.make_splits(
         num_problems=5000, digits=3, reverse=True, val_fraction=0.1, seed=0

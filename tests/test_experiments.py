@@ -172,6 +172,30 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
     assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000
 
 
+def test_digits_defaults_tiny_scores_each_bare_run_and_its_reference(tmp_path):
+    run_script(
+        "experiments/digits_defaults.py", "--tiny", "--quiet", f"--out_dir={tmp_path}"
+    )
+    result = json.loads((tmp_path / "digits_defaults.json").read_text())
+    assert_provenance(result, "experiments/digits_defaults.py --tiny")
+    entries = result["digits"]
+    assert [(e["digits"], e["recipe"]) for e in entries] == [(1, "d1"), (2, "d2")]
+    # 1 digit has no best-d1 row to be timed against; 2 digits has.
+    assert entries[0]["reference"] is None
+    assert entries[1]["reference"]["config"]["target_on"] == "held_out"
+    for entry in entries:
+        (run,) = entry["runs"]
+        assert run["config"]["digits"] == entry["digits"] and run["epochs_run"] == 1
+        assert run["config"]["reverse"] is True
+        for suite in ("uniform_10k", "longest_chain", "edge_cases"):
+            assert 0 <= run[suite]["correct"] <= run[suite]["n"]
+        assert entry["summary"]["seeds"] == 1
+    # 2 digits: the problems left once 540 of the 5,050 were trained on.
+    assert entries[1]["runs"][0]["uniform_10k"]["n"] == 5050 - 540
+    text = (tmp_path / "digits_defaults.md").read_text()
+    assert "ref best-d2" in text and "Provenance: commit" in text
+
+
 def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("no git on this machine")

@@ -22,6 +22,8 @@ import pytest
 from jaxadd import checkpoint
 
 FLAGS = [
+    # The 3-digit defaults with these changes, not the 2-digit recipe.
+    "--config=default",
     "--digits=2",
     "--training_size=600",
     "--batch_size=32",

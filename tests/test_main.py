@@ -8,6 +8,8 @@ import sys
 import pytest
 
 TINY_FLAGS = [
+    # The 3-digit defaults with these changes, not the 2-digit recipe.
+    "--config=default",
     "--digits=2",
     "--training_size=600",
     "--epochs=2",

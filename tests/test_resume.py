@@ -19,6 +19,8 @@ from jaxadd.config import Config
 
 EPOCHS = 10
 FLAGS = [
+    # The 3-digit defaults with these changes, not the 2-digit recipe.
+    "--config=default",
     "--digits=2",
     "--training_size=1000",
     "--batch_size=32",

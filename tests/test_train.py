@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import SMALL, TINY
 
-from jaxadd import data, inference, train
+from jaxadd import carries, data, inference, train
 
 
 def test_loss_falls_over_a_few_dozen_steps():
@@ -48,12 +48,66 @@ def test_same_seed_gives_identical_metrics_and_params(quiet):
     assert other["train_loss"] != first["train_loss"]
 
 
-def test_target_accuracy_stops_early(quiet):
-    config = dataclasses.replace(SMALL, epochs=30, target_accuracy=0.3)
+@pytest.mark.parametrize("target_on", ["all", "held_out"])
+def test_target_accuracy_stops_early(quiet, target_on):
+    config = dataclasses.replace(
+        SMALL, epochs=30, target_accuracy=0.3, target_on=target_on
+    )
     result = train.train_and_evaluate(config, log=quiet)
     assert result["val_exact_accuracy"] >= 0.3
     assert result["epochs_run"] < 30
-    assert any("Reached val_exact_accuracy" in line for line in quiet.lines)
+    reached = [line for line in quiet.lines if line.startswith("Reached ")]
+    assert len(reached) == 1 and "val_exact_accuracy" in reached[0]
+    if target_on == "all":
+        assert result["uniform_exact_accuracy"] >= 0.3
+        assert result["longest_chain_exact_accuracy"] >= 0.3
+        assert "uniform_exact_accuracy" in reached[0]
+    # Every epoch before the last fell short of what was tested.
+    for metrics in result["history"][:-1]:
+        assert not train.reached_target(config, metrics)
+
+
+def test_target_on_all_waits_for_every_set():
+    config = dataclasses.replace(TINY, target_accuracy=0.99)
+    metrics = {
+        "val_exact_accuracy": 0.995,
+        "uniform_exact_accuracy": 0.97,
+        "longest_chain_exact_accuracy": 0.999,
+    }
+    assert not train.reached_target(config, metrics)
+    held_out = dataclasses.replace(config, target_on="held_out")
+    assert train.reached_target(held_out, metrics)
+    assert train.reached_target(config, {**metrics, "uniform_exact_accuracy": 0.99})
+    # A set left empty by the training split is skipped...
+    assert train.reached_target(config, {**metrics, "uniform_exact_accuracy": None})
+    # ...but an epoch written before the sets existed has not shown it.
+    assert not train.reached_target(config, {"val_exact_accuracy": 1.0})
+    assert train.reached_target(held_out, {"val_exact_accuracy": 1.0})
+    assert not train.reached_target(TINY, metrics)  # no target: never stops
+
+
+def _pairs(a, b) -> set:
+    return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+
+
+def test_every_epoch_is_scored_on_full_length_problems_none_trained_on(quiet):
+    config = dataclasses.replace(TINY, digits=3, training_size=2000)
+    result = train.train_and_evaluate(config, log=quiet)
+    for metrics in result["history"]:
+        for name in ("uniform_exact_accuracy", "longest_chain_exact_accuracy"):
+            assert 0.0 <= metrics[name] <= 1.0
+    train_split, val_split = train.make_splits(config)
+    scoring = train._EpochScores(config, train_split, val_split)
+    trained = _pairs(train_split.a, train_split.b)
+    uniform, chain = scoring.sets["uniform"], scoring.sets["longest_chain"]
+    assert len(uniform) == train.UNIFORM_SET_SIZE
+    assert len(chain) == train.LONGEST_CHAIN_SET_SIZE
+    for split in (uniform, chain):
+        assert not _pairs(split.a, split.b) & trained
+        assert len(_pairs(split.a, split.b)) == len(split)
+    assert np.all(carries.longest_carry_chain(chain.a, chain.b) == config.digits)
+    # Uniform operands: about 90% of them have all three digits.
+    assert np.mean(np.minimum(uniform.a, uniform.b) >= 100) > 0.75
 
 
 def test_samples_are_shown_unreversed(quiet):

@@ -17,6 +17,6 @@ def get_config() -> Config:
         digits=2,
         training_size=5_000,
         batch_size=32,
-        learning_rate=5e-3,
-        epochs=40,
+        learning_rate=1e-2,
+        epochs=16,
     )

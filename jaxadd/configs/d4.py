@@ -17,5 +17,6 @@ def get_config() -> Config:
         training_size=400_000,
         batch_size=128,
         learning_rate=1e-2,
-        epochs=4,
+        epochs=3,
+        sampling="uniform",
     )

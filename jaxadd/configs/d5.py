@@ -19,5 +19,6 @@ def get_config() -> Config:
         training_size=550_000,
         batch_size=128,
         learning_rate=1e-2,
-        epochs=8,
+        epochs=5,
+        sampling="uniform",
     )
