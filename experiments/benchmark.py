@@ -121,8 +121,9 @@ def wall_to_target(
     """Launch-to-finish seconds of ``python -m jaxadd.main`` with each seed.
 
     Each output line is timed as it arrives, which splits the wall time into
-    start-up (launch to the first line, printed once data, initialization and
-    compilation are done), the epochs, and the exit after the last line.
+    start-up (launch to the line ``N training / M held-out problems ...``,
+    printed once data, initialization and compilation are done), the epochs,
+    and the exit after the last line.
     ``cache_dir`` runs them with JAX's persistent compilation cache there.
     """
     runs = []
@@ -145,13 +146,16 @@ def wall_to_target(
         wall = time.perf_counter() - start
         output = "".join(line for _, line in timed_lines)
         epochs = [line.strip() for _, line in timed_lines if line.startswith("epoch")]
+        # The line after data and compilation; the recipe's line comes before.
+        ready = [(t, line) for t, line in timed_lines if " training / " in line]
+        ready_sec, ready_line = ready[0] if ready else (wall, "")
         runs.append(
             {
                 "seed": seed,
                 "wall_sec": wall,
-                "first_line_sec": timed_lines[0][0] if timed_lines else wall,
+                "first_line_sec": ready_sec,
                 "exit_sec": wall - timed_lines[-1][0] if timed_lines else 0.0,
-                "first_line": timed_lines[0][1].strip() if timed_lines else "",
+                "first_line": ready_line.strip(),
                 "reached": "Reached val_exact_accuracy" in output,
                 "epochs": len(epochs),
                 "last_epoch_line": epochs[-1] if epochs else output[-300:],

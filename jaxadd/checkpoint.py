@@ -89,16 +89,24 @@ def is_primary() -> bool:
 
 def _append_line(path: str, line: str) -> None:
     """Appends ``line`` whole, or leaves the file as it was (a full disk)."""
+    append_whole(path, (line + "\n").encode())
+
+
+def append_whole(path: str, data: bytes) -> None:
+    """Appends ``data`` whole and synced, or leaves the file as it was.
+
+    Raises:
+      OSError: it could not be written; the file is truncated back.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
         try:
-            data = (line + "\n").encode()
             while data:
                 data = data[os.write(fd, data) :]
             os.fsync(fd)
         except BaseException:
-            # Half a line would make the file unreadable for every reader.
+            # Half a record would make the file unreadable for every reader.
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
             raise
@@ -177,6 +185,8 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if "cosine" in (old.get("lr_schedule"), new.get("lr_schedule")):
         # The cosine decay spans all epochs: their number sets every step's rate.
         resumable.discard("epochs")
+    # A setting newer than the file had its default's effect when it was made.
+    old = {**Config().to_dict(), **old}
     return [
         f"{name} {old.get(name)!r} -> {new.get(name)!r}"
         for name in sorted(set(old) | set(new))

@@ -109,6 +109,12 @@ class Config:
         "Share of the problems built to have long carry chains (equally many "
         "with each longest chain 1..digits); the rest follow --sampling.",
     )
+    keras_fraction: float = _setting(
+        0.0,
+        "With --sampling=uniform, the share of the problems drawn the keras way "
+        "instead, so that short operands (9+1, 0+0), which uniform operands "
+        "almost never have, are trained on too.",
+    )
     seed: int = _setting(
         0,
         "Seeds the problems, the split, initialization, shuffling and the "
@@ -174,6 +180,15 @@ class Config:
         if not 0.0 <= self.carry_fraction <= 1.0:  # also refuses NaN
             raise ValueError(
                 f"carry_fraction must be in [0, 1], got {self.carry_fraction}"
+            )
+        if not 0.0 <= self.keras_fraction <= 1.0:  # also refuses NaN
+            raise ValueError(
+                f"keras_fraction must be in [0, 1], got {self.keras_fraction}"
+            )
+        if self.keras_fraction and self.sampling != "uniform":
+            raise ValueError(
+                "keras_fraction needs --sampling=uniform (it replaces a share of "
+                "uniform problems by keras ones)"
             )
         # The carry-built share is limited per chain length (tiny digit counts).
         try:

@@ -184,6 +184,7 @@ def generate_problems(
     seed: int,
     sampling: str = "keras",
     carry_fraction: float = 0.0,
+    keras_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``num_problems`` distinct addition problems.
 
@@ -199,6 +200,9 @@ def generate_problems(
     uniform among the pairs with that chain (``carries.sample_with_chain``).
     They come first; the rest are drawn as ``sampling`` says, from a generator
     of their own, so the default problems are the same with or without it.
+    With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
+    rest is drawn the Keras way, also from a generator of its own, before the
+    uniform ones: short operands (``9+1``) that uniform draws almost never give.
     Draws happen in vectorized chunks; the result depends only on the arguments.
 
     Args:
@@ -207,6 +211,8 @@ def generate_problems(
       seed: seed of the numpy generators.
       sampling: ``"keras"`` (the Keras distribution) or ``"uniform"``.
       carry_fraction: share of the problems built with long carry chains.
+      keras_fraction: with ``sampling="uniform"``, the share of the problems
+        not built for carries that is drawn the Keras way.
 
     Returns:
       Two int64 arrays ``(a, b)`` of shape ``[num_problems]``, in the order the
@@ -234,17 +240,29 @@ def generate_problems(
         b_parts.append(b)
         seen = np.concatenate([seen, pair_keys(a, b, digits)])
 
+    def draw_keras(rng):
+        def draw(n):
+            lengths = rng.integers(1, digits + 1, size=(2, n))
+            return rng.integers(0, 10**lengths, dtype=np.int64)
+
+        return draw
+
     rng = np.random.default_rng(seed)
     if sampling == "uniform":
+        remaining = num_problems - len(seen)
+        num_keras = round(remaining * keras_fraction)
+        if num_keras:
+            keras_draw = draw_keras(np.random.default_rng([seed, 4]))
+            a, b = draw_unique(keras_draw, num_keras, digits, exclude=np.unique(seen))
+            a_parts.append(a)
+            b_parts.append(b)
+            seen = np.concatenate([seen, pair_keys(a, b, digits)])
 
         def draw(n):
             return rng.integers(0, 10**digits, size=(2, n), dtype=np.int64)
 
     else:
-
-        def draw(n):
-            lengths = rng.integers(1, digits + 1, size=(2, n))
-            return rng.integers(0, 10**lengths, dtype=np.int64)
+        draw = draw_keras(rng)
 
     a, b = draw_unique(draw, num_problems - len(seen), digits, exclude=np.unique(seen))
     return np.concatenate(a_parts + [a]), np.concatenate(b_parts + [b])
@@ -360,16 +378,19 @@ def make_splits(
     reverse_answer: bool = False,
     sampling: str = "keras",
     carry_fraction: float = 0.0,
+    keras_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
     problems after the shuffle; no pair appears in both. ``sampling`` and
-    ``carry_fraction`` are passed to ``generate_problems``.
+    ``carry_fraction`` and ``keras_fraction`` are passed to ``generate_problems``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    a, b = generate_problems(num_problems, digits, seed, sampling, carry_fraction)
+    a, b = generate_problems(
+        num_problems, digits, seed, sampling, carry_fraction, keras_fraction
+    )
     order = np.random.default_rng([seed, 1]).permutation(num_problems)
     a, b = a[order], b[order]
     num_val = int(num_problems * val_fraction)

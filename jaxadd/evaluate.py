@@ -19,6 +19,10 @@ prints one table and writes ``runs/add3/evaluation.json``. The suites:
 - ``edge_cases``: 0+0, 0 and the maximum, all nines of every length,
   ``10**k - 1 + 1`` both ways for every ``k``, and a few carry traps.
 
+``--suite=uniform-10k`` scores the fixed protocol of the public addition
+results instead: 10,000 uniform problems drawn with suite seed 0 and the edge
+cases (``uniform_10k_suite``), into ``evaluation_uniform_10k.json``.
+
 Every bucket holds ``per_bucket`` distinct unordered problems, or all that exist
 when fewer do, and never a problem of the run's training split (matched as an
 unordered pair; the split is rebuilt from the run's config). The validation
@@ -58,6 +62,9 @@ from jaxadd.config import Config
 PROG = "jaxadd.evaluate"
 DEFAULT_PER_BUCKET = 1000
 UNIFORM_10K_SIZE = 10_000
+# --suite: every suite above, or the fixed uniform-10k one; each its own file.
+SUITES = ("all", "uniform-10k")
+REPORT_FILES = {"all": "evaluation.json", "uniform-10k": "evaluation_uniform_10k.json"}
 MAX_SEED = 2**31 - 1
 # The edge cases' marks in the table, (right, wrong), and where stdout's
 # encoding lacks them.
@@ -328,12 +335,30 @@ def uniform_10k_suite(
     ]
 
 
-def bucket_sizes(digits: int, per_bucket: int) -> list[int]:
-    """The most problems each bucket of ``build_suites`` can hold, in table order.
+def suite_buckets(
+    suite: str,
+    digits: int,
+    per_bucket: int = DEFAULT_PER_BUCKET,
+    seed: int = 0,
+    train_a: np.ndarray | None = None,
+    train_b: np.ndarray | None = None,
+) -> list[Bucket]:
+    """``build_suites`` for ``suite="all"``; ``uniform_10k_suite``, which takes
+    neither ``per_bucket`` nor ``seed``, for ``"uniform-10k"``."""
+    if suite == "uniform-10k":
+        return uniform_10k_suite(digits, train_a, train_b)
+    return build_suites(digits, per_bucket, seed, train_a, train_b)
+
+
+def bucket_sizes(digits: int, per_bucket: int, suite: str = "all") -> list[int]:
+    """The most problems each bucket of ``suite_buckets`` can hold, in table order.
 
     ``per_bucket``, or all the problems of that kind when fewer exist; the
     training split is not subtracted, so a real bucket may be a little smaller.
     """
+    if suite == "uniform-10k":
+        uniform = min(UNIFORM_10K_SIZE, data.max_unique_problems(digits))
+        return [uniform, len(edge_cases(digits)[0])]
     sizes = [
         min(per_bucket, carries.count_unordered(digits, chain))
         for chain in range(digits + 1)
@@ -348,14 +373,14 @@ def bucket_sizes(digits: int, per_bucket: int) -> list[int]:
     return sizes
 
 
-def memory_needed(digits: int, per_bucket: int) -> int:
+def memory_needed(digits: int, per_bucket: int, suite: str = "all") -> int:
     """About how many bytes building and scoring the suites takes at its peak.
 
     Every problem while scoring, plus the temporaries of drawing the largest
     bucket (see ``_SCORE_BYTES`` and ``_DRAW_BYTES``); the model runs in
     chunks of a fixed size, so it adds nothing that grows with ``per_bucket``.
     """
-    sizes = bucket_sizes(digits, per_bucket)
+    sizes = bucket_sizes(digits, per_bucket, suite)
     score = _SCORE_BYTES[0] + _SCORE_BYTES[1] * digits
     draw = _DRAW_BYTES[0] + _DRAW_BYTES[1] * digits
     return sum(sizes) * score + max(sizes) * draw
@@ -455,7 +480,11 @@ def score_buckets(config: Config, params: Any, buckets: list[Bucket]) -> dict[st
 
 
 def evaluate_params(
-    config: Config, params: Any, per_bucket: int = DEFAULT_PER_BUCKET, seed: int = 0
+    config: Config,
+    params: Any,
+    per_bucket: int = DEFAULT_PER_BUCKET,
+    seed: int = 0,
+    suite: str = "all",
 ) -> dict[str, Any]:
     """Scores parameters trained as ``config`` says on every suite.
 
@@ -469,14 +498,19 @@ def evaluate_params(
       params: the model's parameters.
       per_bucket: distinct problems per bucket (fewer only if fewer exist).
       seed: seeds the suites (independent of the run's seed).
+      suite: ``all`` (every suite) or ``uniform-10k`` (``uniform_10k_suite``;
+        ``per_bucket`` and ``seed`` are then its own).
 
     Returns:
       The report that ``evaluation.json`` holds, less ``workdir`` and ``epoch``.
     """
+    if suite == "uniform-10k":
+        per_bucket, seed = UNIFORM_10K_SIZE, 0
     train_a, train_b = training_problems(config)
-    buckets = build_suites(config.digits, per_bucket, seed, train_a, train_b)
+    buckets = suite_buckets(suite, config.digits, per_bucket, seed, train_a, train_b)
     return {
         "digits": config.digits,
+        "suite": suite,
         "per_bucket": per_bucket,
         "seed": seed,
         "config": config.to_dict(),
@@ -490,14 +524,16 @@ def evaluate_workdir(
     seed: int = 0,
     write: bool = True,
     warn: Callable[[str], None] | None = None,
+    suite: str = "all",
 ) -> dict[str, Any]:
-    """Builds the suites for a trained run, scores them, writes ``evaluation.json``.
+    """Builds the suites for a trained run, scores them, writes the report.
 
     Args:
       workdir: a run's directory (``config.json`` and ``checkpoints/``).
       per_bucket: distinct problems per bucket (fewer only if fewer exist).
       seed: seeds the suites (independent of the run's seed).
-      write: write ``workdir/evaluation.json``.
+      write: write the report to ``workdir/REPORT_FILES[suite]``
+        (``evaluation.json`` for every suite).
       warn: told about each damaged checkpoint passed over for an older one.
 
     Returns:
@@ -505,7 +541,7 @@ def evaluate_workdir(
 
     Raises:
       checkpoint.WorkdirError: the workdir cannot be read, or
-        ``evaluation.json`` cannot be written there.
+        the report cannot be written there.
     """
     from jaxadd import checkpoint  # imports jax: only once a run is read
 
@@ -513,10 +549,10 @@ def evaluate_workdir(
     report = {
         "workdir": os.path.abspath(workdir),
         "epoch": epoch,
-        **evaluate_params(config, params, per_bucket, seed),
+        **evaluate_params(config, params, per_bucket, seed, suite),
     }
     if write:
-        write_report(os.path.join(workdir, "evaluation.json"), report)
+        write_report(os.path.join(workdir, REPORT_FILES[suite]), report)
     return report
 
 
@@ -554,6 +590,28 @@ def format_report(report: dict[str, Any], marks: tuple[str, str] = MARKS) -> lis
       marks: an edge case's mark when right and when wrong (``ASCII_MARKS``
         for an output that cannot write ``MARKS``).
     """
+    digits = report["digits"]
+    lines = []
+    if report["carry_chain"]:  # not in the uniform-10k suite
+        lines += _chain_and_length_lines(report)
+    uniform, edge = report["uniform"], report["edge_cases"]
+    lines += [
+        f"uniform operands      {uniform['n']:>8d}   {_percent(uniform['accuracy'])}",
+        f"edge cases            {edge['n']:>8d}   {_percent(edge['accuracy'])}",
+    ]
+    for case in edge["cases"]:
+        mark = marks[0] if case["correct"] else marks[1]
+        lines.append(
+            f"  {case['problem']:>{2 * digits + 1}} = {case['answer']:<{digits + 1}} "
+            f"{mark} {case['predicted']}"
+        )
+    if edge["in_training"]:
+        lines.append(f"  (left out, trained on: {', '.join(edge['in_training'])})")
+    return lines
+
+
+def _chain_and_length_lines(report: dict[str, Any]) -> list[str]:
+    """The carry-chain and operand-length tables, then a blank line."""
     lines = ["longest carry chain   problems   exact %"]
     for row in report["carry_chain"]:
         lines.append(
@@ -569,21 +627,7 @@ def format_report(report: dict[str, Any], marks: tuple[str, str] = MARKS) -> lis
             row = cells[(short, long)]
             line += f"{_percent(row['accuracy'])} ({row['n']:>6d})".rjust(16)
         lines.append(line)
-    uniform, edge = report["uniform"], report["edge_cases"]
-    lines += [
-        "",
-        f"uniform operands      {uniform['n']:>8d}   {_percent(uniform['accuracy'])}",
-        f"edge cases            {edge['n']:>8d}   {_percent(edge['accuracy'])}",
-    ]
-    for case in edge["cases"]:
-        mark = marks[0] if case["correct"] else marks[1]
-        lines.append(
-            f"  {case['problem']:>{2 * digits + 1}} = {case['answer']:<{digits + 1}} "
-            f"{mark} {case['predicted']}"
-        )
-    if edge["in_training"]:
-        lines.append(f"  (left out, trained on: {', '.join(edge['in_training'])})")
-    return lines
+    return lines + [""]
 
 
 def main(argv: list[str], closed: Sequence[str] = ()) -> None:
@@ -600,13 +644,18 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
     if len(argv) > 1:
         cli.fail(PROG, f"unexpected arguments {' '.join(argv[1:])}")
     flag_values = flags.FLAGS
-    workdir, per_bucket, seed = (
+    workdir, per_bucket, seed, suite = (
         flag_values.workdir,
         flag_values.per_bucket,
         flag_values.seed,
+        flag_values.suite,
     )
     if not workdir:
         cli.fail(PROG, "--workdir is required")
+    if suite == "uniform-10k" and (
+        flag_values["per_bucket"].present or flag_values["seed"].present
+    ):
+        cli.fail(PROG, "--suite=uniform-10k is fixed: it takes no --per_bucket, --seed")
     if per_bucket <= 0:
         cli.fail(PROG, f"per_bucket must be > 0, got {per_bucket}")
     if not 0 <= seed <= MAX_SEED:
@@ -624,16 +673,17 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
     # Refused before anything is built: numpy would take the memory piece by
     # piece, and the kernel kill the process (or swap) long before a
     # MemoryError.
-    need, available = memory_needed(config.digits, per_bucket), cli.available_memory()
+    need = memory_needed(config.digits, per_bucket, suite)
+    available = cli.available_memory()
     if available is not None and need > available:
-        sizes = bucket_sizes(config.digits, per_bucket)
+        sizes = bucket_sizes(config.digits, per_bucket, suite)
         cli.fail(
             PROG,
             f"--per_bucket={per_bucket} needs about {cli.gib(need)} of memory "
             f"({sum(sizes):,} problems in {len(sizes)} buckets), "
             f"{cli.gib(available)} is available: use a smaller --per_bucket",
         )
-    path = os.path.join(workdir, "evaluation.json")
+    path = os.path.join(workdir, REPORT_FILES[suite])
     # Before minutes of work rather than after (a full disk shows only then).
     if not os.access(workdir, os.W_OK):
         cli.fail(PROG, f"cannot write {path}: the workdir is not writable")
@@ -648,13 +698,14 @@ def main(argv: list[str], closed: Sequence[str] = ()) -> None:
             seed,
             write=False,
             warn=lambda line: cli.say(PROG, "warning", line),
+            suite=suite,
         )
         with cli.writing():  # the flag changes with the file, for a signal
             write_report(path, report)
             written[0] = True
         lines = [
             f"{report['workdir']}: epoch {report['epoch']}, "
-            f"{report['digits']} digit(s), suite seed {report['seed']}",
+            f"{report['digits']} digit(s), suite {suite}, suite seed {report['seed']}",
             *format_report(report, marks),
             f"wrote {path}",
         ]
@@ -687,6 +738,14 @@ def _define_flags() -> None:
         "per_bucket", DEFAULT_PER_BUCKET, "Distinct problems per bucket."
     )
     flags.DEFINE_integer("seed", 0, "Seeds the evaluation suites.")
+    flags.DEFINE_enum(
+        "suite",
+        "all",
+        SUITES,
+        "all: every suite, into evaluation.json; uniform-10k: the fixed 10,000 "
+        "uniform problems (suite seed 0) and the edge cases, into "
+        "evaluation_uniform_10k.json.",
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, inference, memory, models
+from jaxadd import checkpoint, data, inference, memory, models, summaries
 from jaxadd.config import Config
 
 
@@ -102,6 +102,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         reverse_answer=config.reverse_answer,
         sampling=config.sampling,
         carry_fraction=config.carry_fraction,
+        keras_fraction=config.keras_fraction,
     )
 
 
@@ -482,8 +483,9 @@ def train_and_evaluate(
     """Trains a model as ``config`` says; returns the last epoch's metrics.
 
     With ``workdir``, writes ``config.json`` and ``metrics.jsonl`` there, saves a
-    checkpoint after every epoch and, when checkpoints already exist, resumes
-    from the newest readable one.
+    checkpoint after every epoch, adds the epoch to TensorBoard's event files
+    in ``tensorboard/`` (``summaries``) and, when checkpoints already exist,
+    resumes from the newest readable one.
 
     Args:
       config: the run's settings.
@@ -528,6 +530,9 @@ def train_and_evaluate(
         if resumed and reached_target(config, resumed):
             log(f"Already reached target_accuracy at epoch {resumed['epoch']}")
             epochs = range(0)
+        events = None
+        if store is not None and len(epochs) and checkpoint.is_primary():
+            events = summaries.EventLog(workdir, first_epoch)
         # Elapsed time goes on from where the resumed run's stopped.
         run_start = time.perf_counter() - resumed.get("elapsed_sec", 0.0)
         for epoch in epochs:
@@ -537,6 +542,8 @@ def train_and_evaluate(
                 log(line)
             if store is not None:
                 store.save(epoch, state, metrics)
+            if events is not None:  # after the metrics line: never ahead of it
+                events.write_epoch(metrics)
             history.append(metrics)
             if reached_target(config, metrics):
                 log(_reached_line(config, metrics))

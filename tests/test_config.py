@@ -172,7 +172,7 @@ def test_a_config_given_is_kept_whatever_the_digits():
 
 def test_the_fields_that_follow_digits_are_those_that_differ():
     follow = configs.digit_dependent_fields()
-    assert {"training_size", "epochs", "batch_size", "learning_rate"} <= set(follow)
+    assert {"training_size", "epochs", "batch_size", "sampling"} <= set(follow)
     assert "digits" not in follow and "seed" not in follow
     for name in follow:
         values = {

@@ -232,6 +232,37 @@ def test_cli_prints_the_table(trained_workdir):
     assert saved["seed"] == 3 and saved["per_bucket"] == 20
 
 
+def test_cli_uniform_10k_suite_is_fixed_and_has_its_own_file(trained_workdir, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(trained_workdir[0], workdir)
+    command = [sys.executable, "-m", "jaxadd.evaluate", f"--workdir={workdir}"]
+    result = subprocess.run(
+        command + ["--suite=uniform-10k"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "suite uniform-10k" in result.stdout
+    assert "longest carry chain" not in result.stdout
+    assert not (workdir / "evaluation.json").exists()
+    saved = json.loads((workdir / "evaluation_uniform_10k.json").read_text())
+    fixed = (saved["suite"], saved["seed"], saved["per_bucket"])
+    assert fixed == ("uniform-10k", 0, 10_000)
+    # Two digits: fewer than 10,000 problems exist; all those not trained on.
+    assert saved["uniform"]["n"] == 5050 - trained_workdir[1].num_train
+    assert saved["carry_chain"] == [] and saved["edge_cases"]["n"] > 0
+    for flag in ("--seed=1", "--per_bucket=5"):
+        refused = subprocess.run(
+            command + ["--suite=uniform-10k", flag],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            "jaxadd.evaluate: error: --suite=uniform-10k is fixed: it takes no "
+            "--per_bucket, --seed\n"
+        )
+
+
 @pytest.mark.parametrize("kind", ["missing", "corrupt_config", "no_checkpoint"])
 def test_cli_bad_workdir_exits_with_one_clear_line(tmp_path, kind):
     workdir = tmp_path / "run"

@@ -19,4 +19,5 @@ def get_config() -> Config:
         learning_rate=1e-2,
         epochs=3,
         sampling="uniform",
+        keras_fraction=0.2,
     )

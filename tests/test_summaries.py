@@ -1,0 +1,94 @@
+"""TensorBoard event files: each epoch's metrics once, across resumes, no TensorFlow."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from conftest import TINY
+
+from jaxadd import summaries, train
+
+# A constant rate: a run of 2 epochs resumed for a third is a run of 3.
+CONFIG = dataclasses.replace(TINY, num_samples=0)
+
+
+def metrics_lines(workdir) -> list[dict]:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def assert_curves_match_metrics(workdir) -> None:
+    scalars = summaries.read_scalars(os.path.join(workdir, "tensorboard"))
+    lines = metrics_lines(workdir)
+    names = {k for k, v in lines[0].items() if k not in ("epoch", "step")}
+    assert set(scalars) == names
+    for name, steps in scalars.items():
+        assert sorted(steps) == [m["epoch"] for m in lines], name
+        for metrics in lines:
+            # Stored as float32, as TensorBoard keeps every scalar.
+            assert steps[metrics["epoch"]] == np.float32(metrics[name]), name
+
+
+def test_every_epoch_is_a_scalar_and_tensorflow_is_never_imported(tmp_path):
+    workdir = tmp_path / "run"
+    code = (
+        "import dataclasses, json, sys\n"
+        "from jaxadd import configs, train\n"
+        "config = dataclasses.replace(configs.get('tiny'), num_samples=0)\n"
+        f"train.train_and_evaluate(config, {str(workdir)!r}, log=lambda line: None)\n"
+        "print(json.dumps(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('tensorflow', 'tensorboard'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    (event_file,) = os.listdir(workdir / "tensorboard")
+    assert event_file.startswith("events.out.tfevents.")
+    assert_curves_match_metrics(workdir)
+
+
+def test_a_resumed_run_continues_the_same_curves_without_repeats(tmp_path):
+    workdir = str(tmp_path / "run")
+    quiet = lambda line: None  # noqa: E731
+    train.train_and_evaluate(dataclasses.replace(CONFIG, epochs=2), workdir, log=quiet)
+    # Events of an epoch that the checkpoints lost (say its checkpoint was
+    # damaged): the resumed run trains it again, and TensorBoard shows it once.
+    stale = summaries.EventLog(workdir, first_epoch=3)
+    stale.write_epoch({"epoch": 3, "train_loss": 123.0, "val_loss": 456.0})
+    train.train_and_evaluate(dataclasses.replace(CONFIG, epochs=3), workdir, log=quiet)
+    assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 3
+    assert_curves_match_metrics(workdir)
+    uninterrupted = str(tmp_path / "once")
+    train.train_and_evaluate(
+        dataclasses.replace(CONFIG, epochs=3), uninterrupted, log=quiet
+    )
+    assert [m["train_loss"] for m in metrics_lines(workdir)] == [
+        m["train_loss"] for m in metrics_lines(uninterrupted)
+    ]
+
+
+def test_a_run_already_done_adds_no_event_file(tmp_path):
+    workdir = str(tmp_path / "run")
+    config = dataclasses.replace(CONFIG, epochs=1)
+    train.train_and_evaluate(config, workdir, log=lambda line: None)
+    train.train_and_evaluate(config, workdir, log=lambda line: None)
+    assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 1
+
+
+def test_a_damaged_record_is_reported(tmp_path):
+    log = summaries.EventLog(str(tmp_path), first_epoch=1)
+    log.write_epoch({"epoch": 1, "train_loss": 0.5})
+    with open(log.path, "r+b") as f:
+        f.seek(-3, os.SEEK_END)
+        f.write(b"xyz")
+    try:
+        summaries.read_scalars(str(tmp_path / "tensorboard"))
+    except ValueError as err:
+        assert "damaged record" in str(err)
+    else:
+        raise AssertionError("a damaged record was read")
