@@ -130,7 +130,7 @@ def _wall_lines(report: dict) -> list[str]:
 def _wall_run_lines(runs: list[dict]) -> list[str]:
     return [
         f"- seed {r['seed']}: {r['wall_sec']:.1f} s, {r['epochs']} epochs; "
-        f"{r['first_line_sec']:.1f} s until data and compilation were done "
+        f"{r['first_line_sec']:.1f} s to the first line "
         f"(`...{r['first_line'].rpartition(';')[2]}`), "
         f"{r['exit_sec']:.2f} s from the last line to exit; "
         f"last epoch: `{r['last_epoch_line']}`"

@@ -185,8 +185,6 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if "cosine" in (old.get("lr_schedule"), new.get("lr_schedule")):
         # The cosine decay spans all epochs: their number sets every step's rate.
         resumable.discard("epochs")
-    # A setting newer than the file had its default's effect when it was made.
-    old = {**Config().to_dict(), **old}
     return [
         f"{name} {old.get(name)!r} -> {new.get(name)!r}"
         for name in sorted(set(old) | set(new))

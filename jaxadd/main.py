@@ -1,8 +1,10 @@
 """Command line: ``python -m jaxadd.main --digits=4 --reverse --workdir=/tmp/run``.
 
 The flags are made from the fields of ``jaxadd.config.Config``: one each, with
-its name, type, default and help. ``--config=NAME`` starts from a named recipe
-of ``jaxadd.configs`` instead of the defaults; flags given as well override it.
+its name, type, default and help. The settings start from a named recipe of
+``jaxadd.configs``: ``--config=NAME``'s or, without it, the one measured for
+``--digits`` (``--digits=4`` trains with ``d4``'s problems, batch and epochs);
+flags given as well override it. The run's first line names the recipe.
 
 A bad value, and every fault (a busy workdir, a full disk, a closed pipe, too
 little memory), ends the program with one line on stderr and exit code 1;
@@ -25,7 +27,7 @@ import typing
 
 from absl import app, flags, logging
 
-from jaxadd import cli, configs, devices
+from jaxadd import cli, configs, devices, progress
 from jaxadd.config import Config
 
 PROG = "jaxadd"
@@ -58,13 +60,21 @@ flags.DEFINE_enum(
     "default",
     configs.NAMES,
     "Named recipe (jaxadd/configs/NAME.py); flags given as well override its "
-    "fields. Unset: the recipe measured for --digits (d2 for --digits=2, "
-    "default for 3, d4, d5, d10 for 6 and more).",
+    "fields. Unset: the recipe measured for --digits (d1, d2, default for 3, "
+    "d4, d5; d10 for 6 and more).",
 )
 flags.DEFINE_string(
     "workdir",
     None,
     "Directory for config.json, metrics.jsonl and checkpoints; resumes if present.",
+)
+flags.DEFINE_enum(
+    "progress",
+    "auto",
+    progress.MODES,
+    "Steps inside each epoch: bar, a live bar; lines, a plain line at most "
+    "every 30 s (none in shorter epochs); none; auto, bar on a terminal, else "
+    "lines.",
 )
 flags.DEFINE_string(
     "coordinator_address",
@@ -146,10 +156,14 @@ def main(argv: list[str]) -> None:
 
     from jaxadd import checkpoint, train
 
+    steps_shown = None
+    if FLAGS.progress != "none":
+        steps_shown = progress.EpochProgress(FLAGS.progress)
+
     def work() -> None:
         if jax.process_index() == 0:
             _log(recipe_line)
-        train.train_and_evaluate(config, workdir, log=_log)
+        train.train_and_evaluate(config, workdir, log=_log, steps_shown=steps_shown)
 
     try:
         cli.run_interruptibly(PROG, work, lambda: _what_is_kept(workdir))

@@ -3,12 +3,14 @@
     tensorboard --logdir runs/
 
 Every epoch's metrics (each number of its ``metrics.jsonl`` line but ``epoch``
-and ``step``) become scalars at step = epoch in ``WORKDIR/tensorboard/``. The
-events are tensorboardX's protocol buffers in TensorFlow's record format, so
-TensorBoard reads them; TensorFlow is never imported.
+and ``step``) become scalars in ``WORKDIR/tensorboard/`` at the optimizer step
+that ended the epoch, and, where the steps inside an epoch were shown
+(``progress``), each reported step's loss becomes ``step_loss`` at its own
+step. The events are tensorboardX's protocol buffers in TensorFlow's record
+format, so TensorBoard reads them; TensorFlow is never imported.
 
 Each training process writes a file of its own. A resumed run's file begins
-with a restart at its first epoch, which tells TensorBoard to drop the earlier
+with a restart at its first step, which tells TensorBoard to drop the earlier
 files' events from that step on: the curves go on without a repeated step,
 even when a damaged checkpoint made the run train an epoch again. The events
 are written synchronously, each epoch's in one append that is whole or undone
@@ -22,6 +24,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from jaxadd import checkpoint, cli
@@ -34,8 +37,8 @@ _NOT_SCALARS = frozenset({"epoch", "step"})
 class EventLog:
     """Appends one run's epochs to a new event file in ``WORKDIR/tensorboard``."""
 
-    def __init__(self, workdir: str, first_epoch: int):
-        """Starts the file; a run resumed at ``first_epoch > 1`` marks a restart.
+    def __init__(self, workdir: str, first_step: int):
+        """Starts the file; a run resumed at ``first_step > 1`` marks a restart.
 
         Raises:
           checkpoint.WorkdirError: the directory or the file cannot be written.
@@ -54,10 +57,10 @@ class EventLog:
         self.path = os.path.join(directory, name)
         now = time.time()
         events = [event_pb2.Event(wall_time=now, file_version="brain.Event:2")]
-        if first_epoch > 1:
+        if first_step > 1:
             start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
             events.append(
-                event_pb2.Event(wall_time=now, step=first_epoch, session_log=start)
+                event_pb2.Event(wall_time=now, step=first_step, session_log=start)
             )
         try:
             os.makedirs(directory, exist_ok=True)
@@ -67,25 +70,41 @@ class EventLog:
             ) from None
         self._append(events)
 
-    def write_epoch(self, metrics: dict[str, Any]) -> None:
-        """The epoch's numbers as scalars at step ``metrics["epoch"]``.
+    def write_epoch(
+        self, metrics: dict[str, Any], step_losses: Sequence[tuple[int, float]] = ()
+    ) -> None:
+        """The epoch's numbers at step ``metrics["step"]``, and its steps' losses.
+
+        Args:
+          metrics: the epoch's ``metrics.jsonl`` line.
+          step_losses: ``(optimizer step, loss)`` of the steps reported inside
+            the epoch, written as ``step_loss``.
 
         Raises:
           checkpoint.WorkdirError: the file cannot be written (a full disk);
             it is left as it was.
         """
-        values = [
-            self._summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+        events = [
+            self._scalars(step, {"step_loss": loss}) for step, loss in step_losses
+        ]
+        numbers = {
+            name: value
             for name, value in metrics.items()
             if name not in _NOT_SCALARS
             and isinstance(value, (int, float))
             and not isinstance(value, bool)
-        ]
-        summary = self._summary_pb2.Summary(value=values)
-        event = self._event_pb2.Event(
-            wall_time=time.time(), step=metrics["epoch"], summary=summary
+        }
+        events.append(self._scalars(metrics["step"], numbers))
+        self._append(events)
+
+    def _scalars(self, step: int, values: dict[str, float]):
+        summary = self._summary_pb2.Summary(
+            value=[
+                self._summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+                for name, value in values.items()
+            ]
         )
-        self._append([event])
+        return self._event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
 
     def _append(self, events: list) -> None:
         data = b"".join(_record(event.SerializeToString()) for event in events)

@@ -43,7 +43,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, inference, memory, models, summaries
+from jaxadd import checkpoint, data, inference, memory, models, progress, summaries
 from jaxadd.config import Config
 
 
@@ -142,22 +142,42 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed + 1), epoch)
 
 
-def _train_steps(state, queries, answers, order, batch_sharding):
-    """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``."""
+def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
+    """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``.
+
+    ``on_step(step, loss)``, if given, is called on the host every
+    ``progress.report_every(steps)`` steps and after the last (``step``
+    1-based); it sees the loss, and nothing the steps compute depends on it.
+    """
 
     def body(state, batch_indices):
         q = jax.lax.with_sharding_constraint(queries[batch_indices], batch_sharding)
         a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
         return train_step(state, q, a)
 
-    state, losses = jax.lax.scan(body, state, order)
+    if on_step is None:
+        state, losses = jax.lax.scan(body, state, order)
+        return state, losses.mean()
+    num_steps = order.shape[0]
+    every = progress.report_every(num_steps)
+
+    def reporting_body(state, step_and_batch):
+        step, batch_indices = step_and_batch
+        state, loss = body(state, batch_indices)
+        due = (step % every == 0) | (step == num_steps)
+        jax.lax.cond(due, lambda: jax.debug.callback(on_step, step, loss), lambda: None)
+        return state, loss
+
+    steps = jnp.arange(1, num_steps + 1)
+    state, losses = jax.lax.scan(reporting_body, state, (steps, order))
     return state, losses.mean()
 
 
-def make_train_epoch(mesh: Mesh, batch_size: int):
+def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
     """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
 
     ``state`` is donated: its buffers are reused for the new state.
+    ``on_step`` is ``_train_steps``'s.
     """
     batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
 
@@ -166,7 +186,7 @@ def make_train_epoch(mesh: Mesh, batch_size: int):
         num_steps = queries.shape[0] // batch_size
         order = jax.random.permutation(key, queries.shape[0])
         order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
-        return _train_steps(state, queries, answers, order, batch_sharding)
+        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
 
     return train_epoch
 
@@ -229,7 +249,7 @@ def curriculum_order(
     )
 
 
-def make_curriculum_epoch(mesh: Mesh, batch_size: int):
+def make_curriculum_epoch(mesh: Mesh, batch_size: int, on_step=None):
     """``make_train_epoch`` with the batches of ``curriculum_order``.
 
     A jitted ``(state, queries, answers, longer_lengths, level, key) ->
@@ -243,7 +263,7 @@ def make_curriculum_epoch(mesh: Mesh, batch_size: int):
     def curriculum_epoch(state, queries, answers, longer_lengths, level, key):
         num_steps = queries.shape[0] // batch_size
         order = curriculum_order(key, longer_lengths, level, num_steps, batch_size)
-        return _train_steps(state, queries, answers, order, batch_sharding)
+        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
 
     return curriculum_epoch
 
@@ -323,6 +343,7 @@ class EpochRunner:
         split: data.Split,
         state: train_state.TrainState,
         first_epoch: int,
+        steps_shown: progress.EpochProgress | None = None,
     ):
         """Prepares the epochs ``first_epoch..config.epochs``.
 
@@ -333,8 +354,12 @@ class EpochRunner:
           state: a state of the run's shapes, already on the mesh (see
             ``replicate``); it is only read here.
           first_epoch: the first epoch ``run`` will be asked for (1-based).
+          steps_shown: shows the steps of each epoch as they run; ``None``
+            compiles the epochs without the reports.
         """
         self._config = config
+        self._steps_shown = steps_shown
+        on_step = None if steps_shown is None else steps_shown.update
         self.examples_per_epoch = config.steps_per_epoch * config.batch_size
         self._queries = replicate(split.queries, mesh)
         self._answers = replicate(split.answers, mesh)
@@ -351,14 +376,14 @@ class EpochRunner:
         self._plain_epoch = None
         if config.curriculum_epochs < config.epochs:
             self._plain_epoch = (
-                make_train_epoch(mesh, config.batch_size)
+                make_train_epoch(mesh, config.batch_size, on_step)
                 .lower(state, self._queries, self._answers, key)
                 .compile()
             )
         self._curriculum_epoch = None
         if needs_curriculum:
             self._curriculum_epoch = (
-                make_curriculum_epoch(mesh, config.batch_size)
+                make_curriculum_epoch(mesh, config.batch_size, on_step)
                 .lower(
                     state,
                     self._queries,
@@ -382,6 +407,8 @@ class EpochRunner:
         config = self._config
         key = epoch_key(config.seed, epoch)
         level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
+        if self._steps_shown is not None:
+            self._steps_shown.start(epoch, config.steps_per_epoch, config.batch_size)
         if level is None:
             state, loss = self._plain_epoch(state, self._queries, self._answers, key)
         else:
@@ -393,7 +420,10 @@ class EpochRunner:
                 np.int32(level),
                 key,
             )
-        return state, float(loss)  # float() waits for the epoch to finish
+        loss = float(loss)  # waits for the epoch, and so for its last report
+        if self._steps_shown is not None:
+            self._steps_shown.finish()
+        return state, loss
 
 
 # Full-length problems scored after every epoch, besides the held-out split:
@@ -478,7 +508,10 @@ class _EpochScores:
 
 
 def train_and_evaluate(
-    config: Config, workdir: str | None = None, log: Callable[[str], None] = print
+    config: Config,
+    workdir: str | None = None,
+    log: Callable[[str], None] = print,
+    steps_shown: progress.EpochProgress | None = None,
 ) -> dict[str, Any]:
     """Trains a model as ``config`` says; returns the last epoch's metrics.
 
@@ -491,6 +524,8 @@ def train_and_evaluate(
       config: the run's settings.
       workdir: directory for outputs, or ``None`` to keep nothing.
       log: called with each line meant for the user.
+      steps_shown: shows the steps inside each epoch (``progress``); only
+        process 0 of a multi-host run shows them.
 
     Returns:
       The metrics of the last epoch run, plus ``params`` (the final parameters),
@@ -507,6 +542,9 @@ def train_and_evaluate(
     # Every process of a multi-host run executes this same loop in step;
     # process 0 speaks (and writes the workdir's files) for all of them.
     log = log if jax.process_index() == 0 else _silent
+    if steps_shown is not None and jax.process_index() != 0:
+        # Every process compiles the same program, reports included.
+        steps_shown = progress.EpochProgress("none")
     # Counted on shapes alone (no compilation), so that a busy or foreign
     # workdir is refused before any real work.
     num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
@@ -522,7 +560,7 @@ def train_and_evaluate(
         resumed = history[-1] if history else {}  # the epoch resumed after
         first_epoch = resumed.get("epoch", 0) + 1
         state = replicate(state, mesh)
-        runner = EpochRunner(config, mesh, train_split, state, first_epoch)
+        runner = EpochRunner(config, mesh, train_split, state, first_epoch, steps_shown)
         scoring = _EpochScores(config, train_split, val_split)
         log(_first_line(train_split, val_split, num_params, mesh, data_sec, runner))
 
@@ -532,7 +570,8 @@ def train_and_evaluate(
             epochs = range(0)
         events = None
         if store is not None and len(epochs) and checkpoint.is_primary():
-            events = summaries.EventLog(workdir, first_epoch)
+            first_step = resumed.get("step", 0) + 1
+            events = summaries.EventLog(workdir, first_step)
         # Elapsed time goes on from where the resumed run's stopped.
         run_start = time.perf_counter() - resumed.get("elapsed_sec", 0.0)
         for epoch in epochs:
@@ -543,7 +582,7 @@ def train_and_evaluate(
             if store is not None:
                 store.save(epoch, state, metrics)
             if events is not None:  # after the metrics line: never ahead of it
-                events.write_epoch(metrics)
+                events.write_epoch(metrics, _step_losses(steps_shown, metrics))
             history.append(metrics)
             if reached_target(config, metrics):
                 log(_reached_line(config, metrics))
@@ -552,6 +591,16 @@ def train_and_evaluate(
     finally:
         if store is not None:
             store.close()
+
+
+def _step_losses(
+    steps_shown: progress.EpochProgress | None, metrics: dict[str, Any]
+) -> list[tuple[int, float]]:
+    """The epoch's reported losses at their optimizer steps, for TensorBoard."""
+    if steps_shown is None:
+        return []
+    first = metrics["step"] - steps_shown.last_step  # the step before the epoch
+    return [(first + step, loss) for step, loss in steps_shown.reports]
 
 
 def _check_batch_divides(config: Config, mesh: Mesh) -> None:

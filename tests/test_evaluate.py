@@ -235,6 +235,7 @@ def test_cli_prints_the_table(trained_workdir):
 def test_cli_uniform_10k_suite_is_fixed_and_has_its_own_file(trained_workdir, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(trained_workdir[0], workdir)
+    (workdir / "evaluation.json").unlink(missing_ok=True)  # an earlier test's
     command = [sys.executable, "-m", "jaxadd.evaluate", f"--workdir={workdir}"]
     result = subprocess.run(
         command + ["--suite=uniform-10k"], capture_output=True, text=True, timeout=300

@@ -157,6 +157,25 @@ def test_carry_oversampling_in_splits_and_config():
     Config(digits=4, sampling="uniform", carry_fraction=1.0).validate()
 
 
+def test_a_keras_share_brings_short_operands_into_uniform_problems():
+    digits, n = 5, 20_000
+    plain = data.generate_problems(n, digits, 7, "uniform")
+    again = data.generate_problems(n, digits, 7, "uniform", keras_fraction=0.0)
+    np.testing.assert_array_equal(plain[0], again[0])  # 0 changes nothing
+    a, b = data.generate_problems(n, digits, 7, "uniform", keras_fraction=0.2)
+    assert len(unordered(a, b)) == n
+    one_digit = np.minimum(a, b) < 10
+    # Keras lengths: 1 digit with probability 1/5 per operand, so about
+    # 0.2 * (1 - 0.8**2) = 7% of the problems; uniform operands: 0.002%.
+    assert np.mean(one_digit) == pytest.approx(0.2 * 0.36, abs=0.01)
+    assert np.mean(np.minimum(*plain) < 10) < 0.001
+    # The rest stays uniform: most operands have all five digits.
+    assert np.mean(np.minimum(a, b) >= 10**4) > 0.6
+    twice = data.generate_problems(n, digits, 7, "uniform", keras_fraction=0.2)
+    np.testing.assert_array_equal(a, twice[0])
+    np.testing.assert_array_equal(b, twice[1])
+
+
 def test_carry_request_larger_than_a_bucket_is_refused():
     # One digit: 25 unordered problems carry (a + b >= 10).
     data.generate_problems(50, 1, 0, carry_fraction=0.5)
@@ -170,6 +189,8 @@ def test_carry_request_larger_than_a_bucket_is_refused():
         ({"sampling": "gaussian"}, "sampling must be one of keras, uniform"),
         ({"carry_fraction": 1.5}, "carry_fraction must be in"),
         ({"carry_fraction": float("nan")}, "carry_fraction must be in"),
+        ({"keras_fraction": 0.2}, "keras_fraction needs --sampling=uniform"),
+        ({"sampling": "uniform", "keras_fraction": -0.1}, "keras_fraction must be"),
         (
             {"digits": 1, "training_size": 50, "carry_fraction": 0.9},
             "only 25 exist",

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from conftest import TINY
 
-from jaxadd import summaries, train
+from jaxadd import progress, summaries, train
 
 # A constant rate: a run of 2 epochs resumed for a third is a run of 3.
 CONFIG = dataclasses.replace(TINY, num_samples=0)
@@ -20,16 +20,19 @@ def metrics_lines(workdir) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def assert_curves_match_metrics(workdir) -> None:
+def assert_curves_match_metrics(workdir) -> dict:
+    """Each metric once per epoch, at the epoch's last step; the scalars read."""
     scalars = summaries.read_scalars(os.path.join(workdir, "tensorboard"))
     lines = metrics_lines(workdir)
     names = {k for k, v in lines[0].items() if k not in ("epoch", "step")}
-    assert set(scalars) == names
-    for name, steps in scalars.items():
-        assert sorted(steps) == [m["epoch"] for m in lines], name
+    assert set(scalars) - {"step_loss"} == names
+    for name in names:
+        steps = scalars[name]
+        assert sorted(steps) == [m["step"] for m in lines], name
         for metrics in lines:
             # Stored as float32, as TensorBoard keeps every scalar.
-            assert steps[metrics["epoch"]] == np.float32(metrics[name]), name
+            assert steps[metrics["step"]] == np.float32(metrics[name]), name
+    return scalars
 
 
 def test_every_epoch_is_a_scalar_and_tensorflow_is_never_imported(tmp_path):
@@ -49,7 +52,7 @@ def test_every_epoch_is_a_scalar_and_tensorflow_is_never_imported(tmp_path):
     assert json.loads(result.stdout) == []
     (event_file,) = os.listdir(workdir / "tensorboard")
     assert event_file.startswith("events.out.tfevents.")
-    assert_curves_match_metrics(workdir)
+    assert "step_loss" not in assert_curves_match_metrics(workdir)
 
 
 def test_a_resumed_run_continues_the_same_curves_without_repeats(tmp_path):
@@ -58,8 +61,9 @@ def test_a_resumed_run_continues_the_same_curves_without_repeats(tmp_path):
     train.train_and_evaluate(dataclasses.replace(CONFIG, epochs=2), workdir, log=quiet)
     # Events of an epoch that the checkpoints lost (say its checkpoint was
     # damaged): the resumed run trains it again, and TensorBoard shows it once.
-    stale = summaries.EventLog(workdir, first_epoch=3)
-    stale.write_epoch({"epoch": 3, "train_loss": 123.0, "val_loss": 456.0})
+    steps = CONFIG.steps_per_epoch
+    stale = summaries.EventLog(workdir, first_step=2 * steps + 1)
+    stale.write_epoch({"epoch": 3, "step": 3 * steps, "train_loss": 123.0})
     train.train_and_evaluate(dataclasses.replace(CONFIG, epochs=3), workdir, log=quiet)
     assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 3
     assert_curves_match_metrics(workdir)
@@ -72,6 +76,16 @@ def test_a_resumed_run_continues_the_same_curves_without_repeats(tmp_path):
     ]
 
 
+def test_the_steps_shown_inside_epochs_are_curves_too(tmp_path, quiet):
+    workdir = str(tmp_path / "run")
+    shown = progress.EpochProgress("none")  # reports taken, nothing printed
+    train.train_and_evaluate(CONFIG, workdir, log=quiet, steps_shown=shown)
+    step_loss = assert_curves_match_metrics(workdir)["step_loss"]
+    # 16 steps an epoch, each reported: every optimizer step of both epochs.
+    assert sorted(step_loss) == list(range(1, 2 * CONFIG.steps_per_epoch + 1))
+    assert all(np.isfinite(list(step_loss.values())))
+
+
 def test_a_run_already_done_adds_no_event_file(tmp_path):
     workdir = str(tmp_path / "run")
     config = dataclasses.replace(CONFIG, epochs=1)
@@ -81,8 +95,8 @@ def test_a_run_already_done_adds_no_event_file(tmp_path):
 
 
 def test_a_damaged_record_is_reported(tmp_path):
-    log = summaries.EventLog(str(tmp_path), first_epoch=1)
-    log.write_epoch({"epoch": 1, "train_loss": 0.5})
+    log = summaries.EventLog(str(tmp_path), first_step=1)
+    log.write_epoch({"epoch": 1, "step": 10, "train_loss": 0.5})
     with open(log.path, "r+b") as f:
         f.seek(-3, os.SEEK_END)
         f.write(b"xyz")

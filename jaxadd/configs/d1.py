@@ -1,13 +1,14 @@
 """One digit: all 55 distinct problems, 5 held out, batch 5, Adam 1e-2 decayed
 over 60 epochs.
 
-    python -m jaxadd.main --config=d1 --workdir=runs/add1
+    python -m jaxadd.main --config=d1 --workdir=runs/add1    # or --digits=1
 
-With one digit there are only 55 unordered problems (``0+0`` to ``9+9``), so
-the run trains on 50 of them and "full-length problems none of which it
-trained on" are the 5 held-out ones: the figures say whether it learned the
-table, not whether it generalises. Measured: see ``experiments/results/
-digits_defaults.md``, rows for 1 digit.
+One digit has only 55 unordered problems (``0+0`` to ``9+9``): the run trains
+on 50 and holds out 5, so "problems none of which it trained on" are those 5.
+Measured (``experiments/results/digits_defaults.md``, seeds 0, 1 and 2, 2-core
+development CPU, 13.9 to 15.1 s each): every training problem learned, and 0 of
+the 5 held-out problems right for every seed (``0+0=8``, ``9+9=17``): an
+addition table with gaps is memorised, not inferred.
 """
 
 from jaxadd.config import Config

@@ -1,12 +1,14 @@
-"""Two digits: 5,000 problems (the Keras example's count), batch 32, Adam 5e-3
-decayed over 40 epochs.
+"""Two digits: 5,000 problems (the Keras example's count), batch 32, Adam 1e-2
+decayed over 16 epochs.
 
-    python -m jaxadd.main --config=d2 --workdir=runs/add2 --target_accuracy=0.99
+    python -m jaxadd.main --config=d2 --workdir=runs/add2    # or --digits=2
 
-Measured (``experiments/results/table.json``, row ``best-d2``, seed 0, 2-core
-development CPU): 99.80% held-out exact match at epoch 16 (stopped at the
-target), 7.6 s wall; longest-carry-chain bucket 100.0%. The cosine schedule
-decays over all 40 epochs, so the budget is part of the recipe, not only a cap.
+Measured (``experiments/results/digits_defaults.md``, seeds 0, 1 and 2, 2-core
+development CPU, 18.5 to 19.6 s each): 99.27% to 99.82% exact match on the
+546 to 550 problems of the 5,050 that the run did not train on (all of them,
+held-out split included), 100% on the longest carry chains. The earlier
+``best-d2`` settings (Adam 5e-3 over 40 epochs, stopped at 99% held-out) took
+18.0 s on the same machine that day and scored 98.36%.
 """
 
 from jaxadd.config import Config

@@ -1,13 +1,15 @@
-"""Five digits: 550,000 problems (the Keras example's count), batch 128, Adam
-1e-2 decayed over 8 epochs.
+"""Five digits: 550,000 problems, operands uniform with a fifth drawn the Keras
+way (short ones), batch 128, Adam 1e-2 decayed over 5 epochs.
 
-    python -m jaxadd.main --config=d5 --workdir=runs/add5 --target_accuracy=0.99
+    python -m jaxadd.main --config=d5 --workdir=runs/add5    # or --digits=5
 
-Measured (``experiments/results/table.json``, row ``best-d5``, seed 0, 2-core
-development CPU): 99.90% held-out exact match at epoch 5 (stopped at the
-target), 241 s wall; longest-carry-chain bucket 99.9%. Held-out operands are
-mostly short (a uniform length, then uniform digits): this recipe has not yet
-been scored over seeds on full-length uniform problems.
+Measured (``experiments/results/digits_defaults.md``, seeds 0, 1 and 2, 2-core
+development CPU, whose time was shared with the test suite, so walls of 595 to
+937 s are not a measure): 99.99% to 100% exact match on uniform-10k, 99.8% to
+100% on the longest carry chains, 12 of 15 to 16 of 17 edge cases
+(``1+99999`` is the one most often wrong). The earlier settings (Keras
+sampling, stopped at 99% held-out after 4 epochs, 391.7 s), rerun the same
+day: 97.78% uniform, 92.0% longest chains.
 """
 
 from jaxadd.config import Config

@@ -1,0 +1,159 @@
+"""Progress inside an epoch, reported from the compiled epoch itself.
+
+An epoch is one compiled ``lax.scan`` over its steps; every ``report_every``
+steps it hands the host the step number and that step's loss through
+``jax.debug.callback`` (about 100 reports an epoch: nothing that the step
+computes depends on them, so the metrics are those of a run without them).
+``EpochProgress`` turns the reports into
+
+- ``bar``: a live rich bar (steps done, examples/s, running loss, time left),
+  redrawn twice a second and removed when the epoch ends, before its line;
+- ``lines``: a plain line at most every 30 s, and none in an epoch shorter
+  than that (logs, CI, pipes):
+  ``  epoch 3: step 1200/3515, loss 0.0412, 2,610 ex/s, 114 s left``;
+- ``none``: nothing.
+
+``auto`` is ``bar`` on a terminal, else ``lines``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import IO
+
+from jaxadd import cli
+
+MODES = ("auto", "bar", "lines", "none")
+REPORTS_PER_EPOCH = 100
+LINE_INTERVAL_SEC = 30.0
+
+
+def report_every(steps_per_epoch: int) -> int:
+    """Steps between two reports: about ``REPORTS_PER_EPOCH`` an epoch."""
+    return max(1, steps_per_epoch // REPORTS_PER_EPOCH)
+
+
+class EpochProgress:
+    """Shows the steps of the epoch in progress; ``update`` is the callback.
+
+    ``reports`` holds the epoch's ``(step in the epoch, loss)`` pairs, for
+    TensorBoard. ``update`` runs on a thread of XLA's, the rest on the
+    training thread; a
+    lock keeps the two apart. An output that fails (a closed pipe) cannot be
+    raised from XLA's thread: ``finish`` raises it, on the training thread.
+    """
+
+    def __init__(
+        self,
+        mode: str = "auto",
+        stream: IO[str] | None = None,
+        line_interval: float = LINE_INTERVAL_SEC,
+    ):
+        if mode not in MODES:
+            raise ValueError(
+                f"progress must be one of {', '.join(MODES)}, got {mode!r}"
+            )
+        self._stream = sys.stdout if stream is None else stream
+        if mode == "auto":
+            isatty = getattr(self._stream, "isatty", lambda: False)
+            mode = "bar" if isatty() else "lines"
+        self.mode = mode
+        self._line_interval = line_interval
+        self._lock = threading.Lock()
+        self._bar = None
+        self._epoch = self._total = self._batch_size = 0
+        self._start = self._last_line = 0.0
+        self._loss_sum, self._reports = 0.0, 0
+        self._error: cli.OutputError | None = None
+        self.last_step = 0
+        self.reports: list[tuple[int, float]] = []
+
+    def start(self, epoch: int, total_steps: int, batch_size: int) -> None:
+        """An epoch of ``total_steps`` steps of ``batch_size`` examples begins."""
+        with self._lock:
+            self._epoch, self._total, self._batch_size = epoch, total_steps, batch_size
+            self._start = self._last_line = time.perf_counter()
+            self._loss_sum, self._reports, self.last_step = 0.0, 0, 0
+            self.reports = []
+            if self.mode == "bar":
+                self._bar = _RichBar(self._stream, epoch, total_steps)
+
+    def update(self, step, loss) -> None:
+        """Step ``step`` (1-based) of the epoch has run, with loss ``loss``."""
+        with self._lock:
+            step, loss = int(step), float(loss)
+            self.last_step = step
+            self.reports.append((step, loss))
+            self._loss_sum += loss
+            self._reports += 1
+            now = time.perf_counter()
+            elapsed = max(now - self._start, 1e-9)
+            rate = step * self._batch_size / elapsed
+            left = (self._total - step) * elapsed / step
+            running = self._loss_sum / self._reports
+            if self._bar is not None:
+                self._bar.update(step, running, rate)
+            elif self.mode == "lines" and now - self._last_line >= self._line_interval:
+                self._last_line = now
+                self._write(
+                    f"  epoch {self._epoch}: step {step}/{self._total}, "
+                    f"loss {running:.4f}, {rate:,.0f} ex/s, {left:.0f} s left"
+                )
+
+    def finish(self) -> None:
+        """The epoch has ended: the bar goes, before the epoch's own line.
+
+        Raises:
+          cli.OutputError: a progress line could not be written.
+        """
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _write(self, line: str) -> None:
+        if self._error is not None:
+            return
+        try:
+            cli.write_line(line, self._stream)
+        except cli.OutputError as err:
+            self._error = err
+
+
+class _RichBar:
+    """One epoch's rich progress bar; transient: gone once closed."""
+
+    def __init__(self, stream: IO[str], epoch: int, total_steps: int):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn(f"epoch {epoch}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:,.0f} ex/s"),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+            transient=True,
+            refresh_per_second=2,
+        )
+        self._task = self._progress.add_task("", total=total_steps, rate=0.0, loss=0.0)
+        self._progress.start()
+
+    def update(self, step: int, loss: float, rate: float) -> None:
+        self._progress.update(self._task, completed=step, loss=loss, rate=rate)
+
+    def close(self) -> None:
+        self._progress.stop()
