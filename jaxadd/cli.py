@@ -261,15 +261,15 @@ def guard_help_output(
     return guarded
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Replaces ``path`` by ``text`` whole, or leaves it as it was.
+def write_atomically(path: str, text: str | bytes) -> None:
+    """Replaces ``path`` by ``text`` (or bytes) whole, or leaves it as it was.
 
     Raises:
       OSError: it could not be written (no ``.tmp`` file is left).
     """
     tmp = f"{path}.tmp"
     try:
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

@@ -154,9 +154,9 @@ def carry_chain_buckets(
     Returns:
       ``digits + 1`` buckets; in bucket ``k`` every problem has chain exactly ``k``.
     """
-    exclude = _training_keys(train_a, train_b, digits)
+    exclude, train_chains = _training_chains(train_a, train_b, digits)
     return [
-        carry_chain_bucket(digits, chain, per_bucket, seed, train_a, train_b, exclude)
+        _chain_bucket(digits, chain, per_bucket, seed, exclude, train_chains)
         for chain in range(digits + 1)
     ]
 
@@ -168,18 +168,33 @@ def carry_chain_bucket(
     seed: int,
     train_a: np.ndarray | None = None,
     train_b: np.ndarray | None = None,
-    exclude: np.ndarray | None = None,
 ) -> Bucket:
-    """The bucket of ``carry_chain_buckets`` whose problems all have chain ``chain``.
+    """The bucket of ``carry_chain_buckets`` whose problems all have chain ``chain``."""
+    exclude, train_chains = _training_chains(train_a, train_b, digits)
+    return _chain_bucket(digits, chain, per_bucket, seed, exclude, train_chains)
 
-    ``exclude``, the training pairs' sorted keys, saves recomputing them when
-    they are at hand; by default they are made from ``train_a`` and ``train_b``.
-    """
-    if exclude is None:
-        exclude = _training_keys(train_a, train_b, digits)
-    available = carries.count_unordered(digits, chain)
-    if train_a is not None:
-        available -= int(np.sum(carries.longest_carry_chain(train_a, train_b) == chain))
+
+def _training_chains(
+    train_a: np.ndarray | None, train_b: np.ndarray | None, digits: int
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The training pairs' sorted keys, and each training problem's longest chain."""
+    if train_a is None:
+        return None, np.zeros(0, np.int64)
+    keys = _training_keys(train_a, train_b, digits)
+    return keys, carries.longest_carry_chain(train_a, train_b)
+
+
+def _chain_bucket(
+    digits: int,
+    chain: int,
+    per_bucket: int,
+    seed: int,
+    exclude: np.ndarray | None,
+    train_chains: np.ndarray,
+) -> Bucket:
+    available = carries.count_unordered(digits, chain) - int(
+        np.sum(train_chains == chain)
+    )
     rng = np.random.default_rng([seed, 0, chain])
 
     def draw(n):

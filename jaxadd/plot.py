@@ -17,6 +17,7 @@ the PNG is written whole or not at all.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -107,8 +108,8 @@ def read_metrics(path: str) -> list[dict]:
 def draw(runs: list[tuple[str, list[dict]]], out: str) -> None:
     """Draws the panels for ``(label, epochs)`` of each run into the PNG ``out``.
 
-    Written to ``out + ".tmp"`` and renamed over ``out``, so that ``out`` is
-    the new picture whole or the old file.
+    Through ``cli.write_atomically``: ``out`` is the new picture whole, or the
+    old file.
     """
     import matplotlib
 
@@ -141,16 +142,10 @@ def draw(runs: list[tuple[str, list[dict]]], out: str) -> None:
                 ax.minorticks_off()
     axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    tmp = f"{out}.tmp"
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    plt.close(fig)
+    cli.write_atomically(out, png.getvalue())
 
 
 def _line(ax, epochs: list[dict], x_key: str, key: str, color, style, label) -> None:

@@ -65,9 +65,8 @@ class EpochProgress:
         self._bar = None
         self._epoch = self._total = self._batch_size = 0
         self._start = self._last_line = 0.0
-        self._loss_sum, self._reports = 0.0, 0
+        self._loss_sum = 0.0
         self._error: cli.OutputError | None = None
-        self.last_step = 0
         self.reports: list[tuple[int, float]] = []
 
     def start(self, epoch: int, total_steps: int, batch_size: int) -> None:
@@ -75,7 +74,7 @@ class EpochProgress:
         with self._lock:
             self._epoch, self._total, self._batch_size = epoch, total_steps, batch_size
             self._start = self._last_line = time.perf_counter()
-            self._loss_sum, self._reports, self.last_step = 0.0, 0, 0
+            self._loss_sum = 0.0
             self.reports = []
             if self.mode == "bar":
                 self._bar = _RichBar(self._stream, epoch, total_steps)
@@ -84,15 +83,13 @@ class EpochProgress:
         """Step ``step`` (1-based) of the epoch has run, with loss ``loss``."""
         with self._lock:
             step, loss = int(step), float(loss)
-            self.last_step = step
             self.reports.append((step, loss))
             self._loss_sum += loss
-            self._reports += 1
             now = time.perf_counter()
             elapsed = max(now - self._start, 1e-9)
             rate = step * self._batch_size / elapsed
             left = (self._total - step) * elapsed / step
-            running = self._loss_sum / self._reports
+            running = self._loss_sum / len(self.reports)
             if self._bar is not None:
                 self._bar.update(step, running, rate)
             elif self.mode == "lines" and now - self._last_line >= self._line_interval:
@@ -101,6 +98,11 @@ class EpochProgress:
                     f"  epoch {self._epoch}: step {step}/{self._total}, "
                     f"loss {running:.4f}, {rate:,.0f} ex/s, {left:.0f} s left"
                 )
+
+    @property
+    def last_step(self) -> int:
+        """The newest step reported in this epoch (1-based), 0 before the first."""
+        return self.reports[-1][0] if self.reports else 0
 
     def finish(self) -> None:
         """The epoch has ended: the bar goes, before the epoch's own line.

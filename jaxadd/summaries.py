@@ -65,9 +65,7 @@ class EventLog:
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as err:
-            raise checkpoint.WorkdirError(
-                f"cannot write {directory}: {err.strerror or cli.first_line(err)}"
-            ) from None
+            raise _cannot_write(directory, err) from None
         self._append(events)
 
     def write_epoch(
@@ -112,9 +110,13 @@ class EventLog:
             with cli.writing():
                 checkpoint.append_whole(self.path, data)
         except OSError as err:
-            raise checkpoint.WorkdirError(
-                f"cannot write {self.path}: {err.strerror or cli.first_line(err)}"
-            ) from None
+            raise _cannot_write(self.path, err) from None
+
+
+def _cannot_write(path: str, err: OSError) -> checkpoint.WorkdirError:
+    return checkpoint.WorkdirError(
+        f"cannot write {path}: {err.strerror or cli.first_line(err)}"
+    )
 
 
 def _record(data: bytes) -> bytes:

@@ -43,7 +43,16 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxadd import checkpoint, data, inference, memory, models, progress, summaries
+from jaxadd import (
+    checkpoint,
+    data,
+    evaluate,
+    inference,
+    memory,
+    models,
+    progress,
+    summaries,
+)
 from jaxadd.config import Config
 
 
@@ -450,8 +459,6 @@ class _EpochScores:
     """
 
     def __init__(self, config: Config, train_split: data.Split, val_split: data.Split):
-        from jaxadd import evaluate  # the suites' builders; no cycle at import
-
         model = make_model(config)
         self._config = config
         self._val_split = val_split
