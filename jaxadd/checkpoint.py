@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 KEEP_CHECKPOINTS = 3
 DIGESTS_FILE = "checkpoint_digests.json"
 LOCK_FILE = "lock"
+# What a --num_seeds run writes beside its seed_K workdirs (jaxadd.seeds).
+SWEEP_FILE = "seeds.json"
 # What orbax names a checkpoint while it is being written.
 _ORBAX_TMP = ".orbax-checkpoint-tmp"
 
@@ -137,6 +139,35 @@ def check_path(workdir: str) -> None:
         )
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise WorkdirError(f"workdir {workdir} is a file, not a directory")
+
+
+def check_not_sweep(workdir: str) -> None:
+    """Refuses to train one seed in the workdir of a ``--num_seeds`` run.
+
+    Raises:
+      WorkdirError: ``workdir`` holds ``SWEEP_FILE``.
+    """
+    if os.path.exists(os.path.join(workdir, SWEEP_FILE)):
+        raise WorkdirError(
+            f"workdir {workdir} holds a run of several seeds ({SWEEP_FILE}): "
+            "resume it with its --num_seeds, or give one of its seed_K folders"
+        )
+
+
+def check_sweep_dir(workdir: str) -> None:
+    """Refuses to train several seeds in the workdir of a single run.
+
+    Raises:
+      WorkdirError: the path is unusable (``check_path``), or ``workdir``
+        holds a single run's ``config.json`` or ``metrics.jsonl``.
+    """
+    check_path(workdir)
+    for name in ("config.json", "metrics.jsonl"):
+        if os.path.exists(os.path.join(workdir, name)):
+            raise WorkdirError(
+                f"workdir {workdir} holds a single-seed run ({name}); use "
+                "another --workdir for --num_seeds"
+            )
 
 
 def read_config(workdir: str) -> dict[str, Any]:

@@ -27,6 +27,8 @@ TARGETS_ON = ("all", "held_out")
 
 # Seeds are int32: the initial parameters' key is made inside a compiled program.
 MAX_SEED = 2**31 - 1
+# Each seed holds its problems on every device of its share of the mesh.
+MAX_SEEDS = 1024
 
 
 # The Keras example's answer format and training settings, one flag-set away
@@ -119,6 +121,12 @@ class Config:
         0,
         "Seeds the problems, the split, initialization, shuffling and the "
         f"samples shown (0..{MAX_SEED}).",
+    )
+    num_seeds: int = _setting(
+        1,
+        "Train the seeds seed, seed+1, ..., seed+N-1 together, as one compiled "
+        "program with a seed axis; each gets WORKDIR/seed_K/, an ordinary "
+        "workdir, and WORKDIR/seeds.json sums them up.",
     )
     target_accuracy: float | None = _setting(
         None, "Stop after the first epoch whose exact match reaches it (--target_on)."
@@ -254,6 +262,15 @@ class Config:
             raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+        if not 1 <= self.num_seeds <= MAX_SEEDS:
+            raise ValueError(
+                f"num_seeds must be in 1..{MAX_SEEDS}, got {self.num_seeds}"
+            )
+        if self.seed + self.num_seeds - 1 > MAX_SEED:
+            raise ValueError(
+                f"seeds {self.seed}..{self.seed + self.num_seeds - 1} pass the "
+                f"largest seed, {MAX_SEED}"
+            )
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field, ...]:

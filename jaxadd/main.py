@@ -166,7 +166,7 @@ def main(argv: list[str]) -> None:
         train.train_and_evaluate(config, workdir, log=_log, steps_shown=steps_shown)
 
     try:
-        cli.run_interruptibly(PROG, work, lambda: _what_is_kept(workdir))
+        cli.run_interruptibly(PROG, work, lambda: _what_is_kept(workdir, config))
     except (
         ValueError,
         train.TrainingError,
@@ -188,20 +188,30 @@ def main(argv: list[str]) -> None:
     cli.finish(0)
 
 
-def _what_is_kept(workdir: str | None) -> str:
+def _what_is_kept(workdir: str | None, config: Config) -> str:
     """The end of the line an interrupted run prints."""
     if workdir is None:
         return "nothing was kept (no --workdir)"
     from jaxadd import checkpoint  # imported by now: training has begun
 
-    try:
-        epochs = checkpoint.count_lines(os.path.join(workdir, "metrics.jsonl"))
-    except checkpoint.WorkdirError:
-        epochs = 0
-    return (
-        f"{epochs} finished epoch(s) kept in {workdir}; the same command resumes"
-        " from there"
-    )
+    def epochs(directory: str) -> int:
+        try:
+            return checkpoint.count_lines(os.path.join(directory, "metrics.jsonl"))
+        except checkpoint.WorkdirError:
+            return 0
+
+    if config.num_seeds == 1:
+        kept = f"{epochs(workdir)} finished epoch(s) kept in {workdir}"
+    else:
+        from jaxadd import seeds
+
+        per_seed = seeds.seed_configs(config)
+        counts = [epochs(seeds.seed_dir(workdir, c.seed)) for c in per_seed]
+        kept = (
+            f"{min(counts)} to {max(counts)} finished epoch(s) per seed kept in "
+            f"{workdir}/seed_*"
+        )
+    return f"{kept}; the same command resumes from there"
 
 
 def _log(line: str) -> None:

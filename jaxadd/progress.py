@@ -18,10 +18,13 @@ computes depends on them, so the metrics are those of a run without them).
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
 from typing import IO
+
+import numpy as np
 
 from jaxadd import cli
 
@@ -39,8 +42,8 @@ class EpochProgress:
     """Shows the steps of the epoch in progress; ``update`` is the callback.
 
     ``reports`` holds the epoch's ``(step in the epoch, loss)`` pairs, for
-    TensorBoard. ``update`` runs on a thread of XLA's, the rest on the
-    training thread; a
+    TensorBoard (``loss`` a tuple, one per seed, in a run of several seeds).
+    ``update`` runs on a thread of XLA's, the rest on the training thread; a
     lock keeps the two apart. An output that fails (a closed pipe) cannot be
     raised from XLA's thread: ``finish`` raises it, on the training thread.
     """
@@ -80,11 +83,15 @@ class EpochProgress:
                 self._bar = _RichBar(self._stream, epoch, total_steps)
 
     def update(self, step, loss) -> None:
-        """Step ``step`` (1-based) of the epoch has run, with loss ``loss``."""
+        """Step ``step`` (1-based) of the epoch has run, with loss ``loss``.
+
+        ``loss`` may be one per seed (``jaxadd.seeds``), NaN for a seed not
+        training: the report keeps them all, the bar and lines show their mean.
+        """
         with self._lock:
-            step, loss = int(step), float(loss)
-            self.reports.append((step, loss))
-            self._loss_sum += loss
+            step, shown = int(step), _mean_loss(loss)
+            self.reports.append((step, shown if np.ndim(loss) == 0 else tuple(loss)))
+            self._loss_sum += shown
             now = time.perf_counter()
             elapsed = max(now - self._start, 1e-9)
             rate = step * self._batch_size / elapsed
@@ -125,6 +132,12 @@ class EpochProgress:
             cli.write_line(line, self._stream)
         except cli.OutputError as err:
             self._error = err
+
+
+def _mean_loss(loss) -> float:
+    values = np.asarray(loss, np.float64).ravel()
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else math.nan
 
 
 class _RichBar:

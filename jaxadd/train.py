@@ -79,7 +79,11 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
-def _init(config: Config, tx: optax.GradientTransformation | None):
+def make_init(config: Config, tx: optax.GradientTransformation | None):
+    """A jitted ``seed -> (params, opt_state)``; one compilation serves every seed.
+
+    ``opt_state`` is ``tx``'s initial state, or ``None`` without ``tx``.
+    """
     # One compiled program with rolled time loops: op by op, or unrolled, the
     # initialization alone takes seconds of a run that should take few. The key
     # and the dummy input are made inside it or in numpy: each eager jax op
@@ -92,7 +96,11 @@ def _init(config: Config, tx: optax.GradientTransformation | None):
         params = model.init(jax.random.key(seed), dummy)["params"]
         return params, (None if tx is None else tx.init(params))
 
-    return init(np.int32(config.seed))
+    return init
+
+
+def _init(config: Config, tx: optax.GradientTransformation | None):
+    return make_init(config, tx)(np.int32(config.seed))
 
 
 def init_params(config: Config) -> Any:
@@ -164,9 +172,19 @@ def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
         a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
         return train_step(state, q, a)
 
+    state, losses = scan_steps(body, state, order, on_step)
+    return state, losses.mean(0)
+
+
+def scan_steps(body, state, order, on_step=None):
+    """``lax.scan(body, state, order)``, reporting to ``on_step`` as it goes.
+
+    ``order``'s leading axis is the steps; ``body(state, order[i]) -> (state,
+    loss)``. Returns the final state and every step's loss. ``on_step`` is
+    ``_train_steps``'s; with ``None`` no report is compiled at all.
+    """
     if on_step is None:
-        state, losses = jax.lax.scan(body, state, order)
-        return state, losses.mean()
+        return jax.lax.scan(body, state, order)
     num_steps = order.shape[0]
     every = progress.report_every(num_steps)
 
@@ -178,8 +196,7 @@ def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
         return state, loss
 
     steps = jnp.arange(1, num_steps + 1)
-    state, losses = jax.lax.scan(reporting_body, state, (steps, order))
-    return state, losses.mean()
+    return jax.lax.scan(reporting_body, state, (steps, order))
 
 
 def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
@@ -444,7 +461,7 @@ LONGEST_CHAIN_SET_SIZE = 1000
 _EPOCH_SETS_SEED = 1
 
 
-class _EpochScores:
+class EpochScores:
     """The sets every epoch is scored on, and the samples shown after it.
 
     - ``val``: the held-out split (the Keras-style rule: with ``sampling=keras``
@@ -458,7 +475,14 @@ class _EpochScores:
     the held-out split, which is not trained on either.
     """
 
-    def __init__(self, config: Config, train_split: data.Split, val_split: data.Split):
+    def __init__(
+        self,
+        config: Config,
+        train_split: data.Split,
+        val_split: data.Split,
+        eval_chunk: Callable | None = None,
+    ):
+        """Draws the sets; ``eval_chunk`` (``make_eval_fn``'s) may be shared."""
         model = make_model(config)
         self._config = config
         self._val_split = val_split
@@ -479,7 +503,7 @@ class _EpochScores:
         for name, bucket in (("uniform", uniform), ("longest_chain", chain)):
             if len(bucket):  # tiny digit counts may have none left
                 self.sets[name] = encode(bucket.a, bucket.b)
-        self._eval_chunk = make_eval_fn(model)
+        self._eval_chunk = make_eval_fn(model) if eval_chunk is None else eval_chunk
         self._predict_fn = inference.make_predict_fn(model)
 
     def scores(self, params: Any) -> dict[str, float]:
@@ -537,13 +561,20 @@ def train_and_evaluate(
     Returns:
       The metrics of the last epoch run, plus ``params`` (the final parameters),
       ``epochs_run``, ``history`` (every epoch's metrics), ``num_params``,
-      ``compile_sec`` and ``data_sec``.
+      ``compile_sec`` and ``data_sec``. With ``config.num_seeds > 1``, what
+      ``jaxadd.seeds.train_and_evaluate`` returns: that for each seed, and
+      their summary.
 
     Raises:
       ValueError: a bad setting.
       TrainingError: the run cannot go on; outputs already written are kept.
     """
     config.validate()
+    if config.num_seeds > 1:
+        # Imported here: seeds builds on this module.
+        from jaxadd import seeds
+
+        return seeds.train_and_evaluate(config, workdir, log, steps_shown)
     mesh = make_mesh()
     _check_batch_divides(config, mesh)
     # Every process of a multi-host run executes this same loop in step;
@@ -556,9 +587,11 @@ def train_and_evaluate(
     # workdir is refused before any real work.
     num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
     memory.check_training_fits(config, num_params, jax.devices()[0])
-    run_info = _run_info(config, num_params)
+    if workdir is not None:
+        checkpoint.check_not_sweep(workdir)
+    info = run_info(config, num_params)
     # Opened before the try: a store that failed to open has nothing to close.
-    store = None if workdir is None else checkpoint.RunStore(workdir, run_info)
+    store = None if workdir is None else checkpoint.RunStore(workdir, info)
     try:
         data_start = time.perf_counter()
         train_split, val_split = make_splits(config)
@@ -568,7 +601,7 @@ def train_and_evaluate(
         first_epoch = resumed.get("epoch", 0) + 1
         state = replicate(state, mesh)
         runner = EpochRunner(config, mesh, train_split, state, first_epoch, steps_shown)
-        scoring = _EpochScores(config, train_split, val_split)
+        scoring = EpochScores(config, train_split, val_split)
         log(_first_line(train_split, val_split, num_params, mesh, data_sec, runner))
 
         epochs = range(first_epoch, config.epochs + 1)
@@ -583,7 +616,7 @@ def train_and_evaluate(
         run_start = time.perf_counter() - resumed.get("elapsed_sec", 0.0)
         for epoch in epochs:
             state, metrics = _train_epoch(runner, state, epoch, scoring, run_start)
-            log(_epoch_line(metrics))
+            log(epoch_line(metrics))
             for line in scoring.samples(state.params, epoch):
                 log(line)
             if store is not None:
@@ -592,9 +625,9 @@ def train_and_evaluate(
                 events.write_epoch(metrics, _step_losses(steps_shown, metrics))
             history.append(metrics)
             if reached_target(config, metrics):
-                log(_reached_line(config, metrics))
+                log(reached_line(config, metrics))
                 break
-        return _result(history, state, num_params, runner.compile_sec, data_sec)
+        return result(history, state, num_params, runner.compile_sec, data_sec)
     finally:
         if store is not None:
             store.close()
@@ -623,7 +656,7 @@ def _silent(line: str) -> None:
     del line
 
 
-def _run_info(config: Config, num_params: int) -> dict[str, Any]:
+def run_info(config: Config, num_params: int) -> dict[str, Any]:
     """What ``config.json`` records about the run."""
     return {
         "config": config.to_dict(),
@@ -676,10 +709,10 @@ def _train_epoch(
     runner: EpochRunner,
     state: train_state.TrainState,
     epoch: int,
-    scoring: _EpochScores,
+    scoring: EpochScores,
     run_start: float,
 ) -> tuple[train_state.TrainState, dict[str, Any]]:
-    """Trains one epoch and scores it (``_EpochScores``); returns its metrics.
+    """Trains one epoch and scores it (``EpochScores``); returns its metrics.
 
     Raises:
       TrainingError: the training or held-out loss is not finite.
@@ -688,27 +721,54 @@ def _train_epoch(
     state, train_loss = runner.run(state, epoch)
     train_sec = time.perf_counter() - epoch_start
     scores = scoring.scores(state.params)
-    if not (math.isfinite(train_loss) and math.isfinite(scores["val_loss"])):
-        raise TrainingError(
-            f"non-finite loss at epoch {epoch} (train {train_loss}, "
-            f"held-out {scores['val_loss']}); the last good checkpoint is kept"
-        )
-    return state, {
+    problem = nonfinite_loss(epoch, train_loss, scores)
+    if problem is not None:
+        raise TrainingError(f"{problem}; the last good checkpoint is kept")
+    examples_per_sec = runner.examples_per_epoch / train_sec
+    metrics = epoch_metrics(
+        epoch, int(state.step), train_loss, scores, examples_per_sec, epoch_start
+    )
+    return state, metrics | {"elapsed_sec": time.perf_counter() - run_start}
+
+
+def nonfinite_loss(epoch: int, train_loss: float, scores: dict) -> str | None:
+    """What is wrong with an epoch whose loss is not finite; ``None`` if all is."""
+    if math.isfinite(train_loss) and math.isfinite(scores["val_loss"]):
+        return None
+    return (
+        f"non-finite loss at epoch {epoch} (train {train_loss}, "
+        f"held-out {scores['val_loss']})"
+    )
+
+
+def epoch_metrics(
+    epoch: int,
+    step: int,
+    train_loss: float,
+    scores: dict[str, Any],
+    examples_per_sec: float,
+    epoch_start: float,
+) -> dict[str, Any]:
+    """An epoch's ``metrics.jsonl`` line, but for ``elapsed_sec``.
+
+    ``scores`` are ``EpochScores.scores``'; ``epoch_start`` is the
+    ``time.perf_counter()`` at which the epoch began.
+    """
+    return {
         "epoch": epoch,
-        "step": int(state.step),
+        "step": step,
         "train_loss": train_loss,
         "val_loss": scores["val_loss"],
         "val_char_accuracy": scores["val_char_accuracy"],
         "val_exact_accuracy": scores["val_exact_accuracy"],
         "uniform_exact_accuracy": scores["uniform_exact_accuracy"],
         "longest_chain_exact_accuracy": scores["longest_chain_exact_accuracy"],
-        "train_examples_per_sec": runner.examples_per_epoch / train_sec,
+        "train_examples_per_sec": examples_per_sec,
         "epoch_sec": time.perf_counter() - epoch_start,
-        "elapsed_sec": time.perf_counter() - run_start,
     }
 
 
-def _epoch_line(metrics: dict[str, Any]) -> str:
+def epoch_line(metrics: dict[str, Any]) -> str:
     def exact(name: str) -> str:
         value = metrics.get(name)
         return "-" if value is None else f"{value:.4f}"
@@ -759,13 +819,13 @@ def reached_target(config: Config, metrics: dict) -> bool:
     return all(value >= config.target_accuracy for value in values)
 
 
-def _reached_line(config: Config, metrics: dict[str, Any]) -> str:
+def reached_line(config: Config, metrics: dict[str, Any]) -> str:
     values = _target_values(config, metrics)
     reached = ", ".join(f"{name} {value:.4f}" for name, value in values.items())
     return f"Reached {reached} >= {config.target_accuracy} at epoch {metrics['epoch']}"
 
 
-def _result(
+def result(
     history: list[dict[str, Any]],
     state: train_state.TrainState,
     num_params: int,

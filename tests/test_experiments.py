@@ -196,6 +196,20 @@ def test_digits_defaults_tiny_scores_each_bare_run_and_its_reference(tmp_path):
     assert "ref best-d2" in text and "Provenance: commit" in text
 
 
+def test_seeds_benchmark_tiny_compares_one_program_with_sequential_runs(tmp_path):
+    out = tmp_path / "seeds"
+    run_script("experiments/seeds_benchmark.py", "--tiny", f"--out={out}")
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert_provenance(report, "experiments/seeds_benchmark.py --tiny")
+    assert [run["seed"] for run in report["sequential"]] == [0, 1]
+    programs = report["programs"]
+    assert [p["num_seeds"] for p in programs] == [1, 2]
+    for p in programs:
+        assert p["ratio"] == pytest.approx(p["wall_sec"] / p["sequential_wall_sec"])
+        assert p["exact_match_agrees"] is True
+    assert "N sequential runs" in out.with_suffix(".md").read_text()
+
+
 def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("no git on this machine")

@@ -97,7 +97,7 @@ def test_every_epoch_is_scored_on_full_length_problems_none_trained_on(quiet):
         for name in ("uniform_exact_accuracy", "longest_chain_exact_accuracy"):
             assert 0.0 <= metrics[name] <= 1.0
     train_split, val_split = train.make_splits(config)
-    scoring = train._EpochScores(config, train_split, val_split)
+    scoring = train.EpochScores(config, train_split, val_split)
     trained = _pairs(train_split.a, train_split.b)
     uniform, chain = scoring.sets["uniform"], scoring.sets["longest_chain"]
     assert len(uniform) == train.UNIFORM_SET_SIZE
