@@ -65,7 +65,9 @@ def measure(num_seeds: list[int], flags: list[str], scratch: str) -> dict:
     for n in num_seeds:
         workdir = os.path.join(scratch, f"sweep_{n}")
         wall = timed_run([*flags, "--seed=0", f"--num_seeds={n}"], workdir)
-        per_seed = [_scores(os.path.join(workdir, f"seed_{k}")) for k in range(n)]
+        # --num_seeds=1 is a plain single run, in the workdir itself.
+        seed_dirs = [os.path.join(workdir, f"seed_{k}") for k in range(n)]
+        per_seed = [_scores(d) for d in (seed_dirs if n > 1 else [workdir])]
         sequential_wall = sum(run["wall_sec"] for run in sequential[:n])
         agree = all(
             per_seed[k][name] == sequential[k][name] for k in range(n) for name in EXACT

@@ -203,10 +203,10 @@ class SeedsRunner:
         )
         start = time.perf_counter()
         self._programs = {}
-        kinds = []
+        kinds = []  # curriculum epochs, plain ones, or both: those still to run
         if first_epoch <= config.curriculum_epochs:
             kinds.append(True)
-        if config.curriculum_epochs < config.epochs:
+        if max(first_epoch, config.curriculum_epochs + 1) <= config.epochs:
             kinds.append(False)
         for curriculum in kinds:
             args = self._args(1, np.ones(config.num_seeds, bool))
@@ -295,7 +295,11 @@ def train_and_evaluate(
         data_sec = time.perf_counter() - data_start
         state = _restore(config, seeds, log)
         state = jax.device_put(state, NamedSharding(mesh, PartitionSpec("seed")))
-        first_epoch = min(s.next_epoch for s in seeds)
+        # The first epoch still to run; past the last when every seed is done.
+        first_epoch = min(
+            (s.next_epoch for s in seeds if s.status == "training"),
+            default=config.epochs + 1,
+        )
         runner = SeedsRunner(
             config, mesh, [t for t, _ in splits], state, first_epoch, steps_shown
         )
@@ -310,27 +314,32 @@ def train_and_evaluate(
                 _write_summary(workdir, config, seeds)
         for line in summary_lines(config, seeds):
             log(line)
-        host = _to_host(state)
-        return {
-            "seeds": [
-                train.result(
-                    s.history,
-                    _seed_slice(host, k),
-                    num_params,
-                    runner.compile_sec,
-                    data_sec,
-                )
-                | {"status": s.status}
-                for k, s in enumerate(seeds)
-            ],
-            "summary": summarize(config, seeds),
-            "compile_sec": runner.compile_sec,
-            "data_sec": data_sec,
-        }
+        return _result(config, seeds, _to_host(state), num_params, runner, data_sec)
     finally:
         for s in seeds:
             if s.store is not None:
                 s.store.close()
+
+
+def _result(config, seeds, host_state, num_params, runner, data_sec) -> dict:
+    """``train_and_evaluate``'s answer."""
+    per_seed = [
+        train.result(
+            s.history,
+            _seed_slice(host_state, k),
+            num_params,
+            runner.compile_sec,
+            data_sec,
+        )
+        | {"status": s.status}
+        for k, s in enumerate(seeds)
+    ]
+    return {
+        "seeds": per_seed,
+        "summary": summarize(config, seeds),
+        "compile_sec": runner.compile_sec,
+        "data_sec": data_sec,
+    }
 
 
 def _restore(config: Config, seeds: list[_Seed], log) -> train_state.TrainState:
