@@ -3,14 +3,15 @@
     python experiments/seeds_benchmark.py [--num_seeds=1,2,4,8] [--flags="..."]
     python experiments/seeds_benchmark.py --tiny   # seconds-long smoke run (tests)
 
-Every run is a fresh ``python -m jaxadd.main`` process with ``--progress=none``
-and a workdir of its own, timed from launch to exit, so start-up, imports,
-data, compilation, every epoch with its scoring and the checkpoints all count:
-what a user waits for. The sequential side runs seeds ``0..max(N)-1`` once each;
-its wall for N is the sum of the first N. The one-program side runs
-``--num_seeds=N --seed=0``. Both train exactly the same seeds for the same
-epochs (the bare command: the 3-digit default recipe, 4 epochs); the script
-also checks that each seed's final exact match agrees between the two.
+After one untimed warm-up run, every run is a fresh ``python -m jaxadd.main``
+process with ``--progress=none`` and a workdir of its own, timed from launch to
+exit, so start-up, imports, data, compilation, every epoch with its scoring and
+the checkpoints all count: what a user waits for. The sequential side runs
+seeds ``0..max(N)-1`` once each; its wall for N is the sum of the first N.
+The one-program side runs ``--num_seeds=N --seed=0``. Both train the same
+seeds for the same epochs (the bare command: the 3-digit default recipe, 4
+epochs); the script also reports how far each seed's final exact match is
+from its single run's.
 
 Writes ``results/seeds_benchmark.json`` and ``results/seeds_benchmark.md``
 (``--out`` for another stem).
@@ -55,6 +56,9 @@ def last_metrics(workdir: str) -> dict:
 
 
 def measure(num_seeds: list[int], flags: list[str], scratch: str) -> dict:
+    # Untimed: the first process after a while pays for cold file caches (it
+    # ran 1.4x slower than the next ones, once).
+    timed_run([*flags, "--seed=0"], os.path.join(scratch, "warm_up"))
     sequential = []
     for seed in range(max(num_seeds)):
         workdir = os.path.join(scratch, f"single_{seed}")
@@ -69,8 +73,11 @@ def measure(num_seeds: list[int], flags: list[str], scratch: str) -> dict:
         seed_dirs = [os.path.join(workdir, f"seed_{k}") for k in range(n)]
         per_seed = [_scores(d) for d in (seed_dirs if n > 1 else [workdir])]
         sequential_wall = sum(run["wall_sec"] for run in sequential[:n])
-        agree = all(
-            per_seed[k][name] == sequential[k][name] for k in range(n) for name in EXACT
+        # Equal to float rounding, which over a whole run may flip an answer.
+        largest_difference = max(
+            abs(per_seed[k][name] - sequential[k][name])
+            for k in range(n)
+            for name in EXACT
         )
         programs.append(
             {
@@ -82,7 +89,8 @@ def measure(num_seeds: list[int], flags: list[str], scratch: str) -> dict:
                 "sequential_examples_per_sec": statistics.mean(
                     run["examples_per_sec"] for run in sequential[:n]
                 ),
-                "exact_match_agrees": agree,
+                "largest_exact_match_difference": largest_difference,
+                "per_seed": per_seed,
             }
         )
         print(
@@ -111,7 +119,7 @@ def markdown(report: dict) -> str:
             f"{p['train_examples_per_sec_per_seed']:,.0f}",
             f"{p['num_seeds'] * p['train_examples_per_sec_per_seed']:,.0f}",
             f"{p['sequential_examples_per_sec']:,.0f}",
-            "yes" if p["exact_match_agrees"] else "**no**",
+            f"{100 * p['largest_exact_match_difference']:.2f}",
         ]
         for p in report["programs"]
     ]
@@ -123,7 +131,7 @@ def markdown(report: dict) -> str:
         "ex/s per seed (training)",
         "ex/s all seeds",
         "ex/s of a single run",
-        "same exact match per seed",
+        "largest exact-match difference, points",
     ]
     return (
         "# Seeds in one program against sequential runs\n\n"
@@ -133,7 +141,11 @@ def markdown(report: dict) -> str:
         "Walls are whole processes, launch to exit; `ratio` is the one program's "
         "wall over the N sequential runs' summed walls (the issue's aim: at most "
         "0.75x for 4 seeds on the 2-core CPU). Examples/s are training steps only, "
-        "from `metrics.jsonl` (last epoch).\n\n" + common.markdown_table(header, rows)
+        "from `metrics.jsonl` (last epoch). The last column compares each "
+        "seed's final held-out, uniform and longest-chain exact match in the "
+        "program with its single run: equal to float rounding, which over "
+        "thousands of steps may flip a few answers.\n\n"
+        + common.markdown_table(header, rows)
     )
 
 
