@@ -21,7 +21,7 @@ def get_config() -> Config:
         training_size=550_000,
         batch_size=128,
         learning_rate=1e-2,
-        epochs=5,
+        epochs=4,
         sampling="uniform",
         keras_fraction=0.2,
     )
