@@ -159,7 +159,9 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed + 1), epoch)
 
 
-def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
+def _train_steps(
+    state, queries, answers, order, batch_sharding, on_step=None, report_every=None
+):
     """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``.
 
     ``on_step(step, loss)``, if given, is called on the host every
@@ -172,21 +174,22 @@ def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
         a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
         return train_step(state, q, a)
 
-    state, losses = scan_steps(body, state, order, on_step)
+    state, losses = scan_steps(body, state, order, on_step, report_every)
     return state, losses.mean(0)
 
 
-def scan_steps(body, state, order, on_step=None):
+def scan_steps(body, state, order, on_step=None, report_every=None):
     """``lax.scan(body, state, order)``, reporting to ``on_step`` as it goes.
 
     ``order``'s leading axis is the steps; ``body(state, order[i]) -> (state,
     loss)``. Returns the final state and every step's loss. ``on_step`` is
     ``_train_steps``'s; with ``None`` no report is compiled at all.
+    ``report_every`` replaces ``progress.report_every(steps)`` (benchmarks).
     """
     if on_step is None:
         return jax.lax.scan(body, state, order)
     num_steps = order.shape[0]
-    every = progress.report_every(num_steps)
+    every = report_every or progress.report_every(num_steps)
 
     def reporting_body(state, step_and_batch):
         step, batch_indices = step_and_batch
@@ -199,7 +202,9 @@ def scan_steps(body, state, order, on_step=None):
     return jax.lax.scan(reporting_body, state, (steps, order))
 
 
-def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
+def make_train_epoch(
+    mesh: Mesh, batch_size: int, on_step=None, report_every: int | None = None
+):
     """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
 
     ``state`` is donated: its buffers are reused for the new state.
@@ -212,7 +217,9 @@ def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
         num_steps = queries.shape[0] // batch_size
         order = jax.random.permutation(key, queries.shape[0])
         order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
-        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
+        return _train_steps(
+            state, queries, answers, order, batch_sharding, on_step, report_every
+        )
 
     return train_epoch
 
