@@ -1,9 +1,12 @@
 """Progress inside an epoch, reported from the compiled epoch itself.
 
-An epoch is one compiled ``lax.scan`` over its steps; every ``report_every``
-steps it hands the host the step number and that step's loss through
-``jax.debug.callback`` (about 100 reports an epoch: nothing that the step
-computes depends on them, so the metrics are those of a run without them).
+An epoch is one compiled ``lax.scan`` over its steps; every few steps it hands
+the host the step number and that step's loss through ``jax.debug.callback``
+(nothing that the step computes depends on them, so the metrics are those of
+a run without them). The first epoch reports about 100 times; the next ones
+about every half second, from the speed the last one measured
+(``EpochProgress.steps_between_reports``): the interval is an argument of the
+compiled epoch, not a constant in it.
 ``EpochProgress`` turns the reports into
 
 - ``bar``: a live rich bar (steps done, examples/s, running loss, time left),
@@ -31,6 +34,12 @@ from jaxadd import cli
 MODES = ("auto", "bar", "lines", "none")
 REPORTS_PER_EPOCH = 100
 LINE_INTERVAL_SEC = 30.0
+
+
+# After the first epoch, a report about this often: twice a second is all a
+# bar shows, and each report costs a host round trip (about 1 ms here: 7% of a
+# 3-digit epoch at 100 reports, experiments/results/progress_cost.md).
+REPORT_INTERVAL_SEC = 0.5
 
 
 def report_every(steps_per_epoch: int) -> int:
@@ -70,7 +79,21 @@ class EpochProgress:
         self._start = self._last_line = 0.0
         self._loss_sum = 0.0
         self._error: cli.OutputError | None = None
+        self._step_sec: float | None = None  # measured in the last epoch
+        self._last_report = 0.0
         self.reports: list[tuple[int, float]] = []
+
+    def steps_between_reports(self, total_steps: int) -> int:
+        """How often the coming epoch of ``total_steps`` steps should report.
+
+        The first epoch: ``report_every`` (about 100 reports). Then one about
+        every ``REPORT_INTERVAL_SEC``, from the last epoch's speed: fewer in a
+        short epoch, more in a long one.
+        """
+        if self._step_sec is None:
+            return report_every(total_steps)
+        timed = round(REPORT_INTERVAL_SEC / max(self._step_sec, 1e-9))
+        return min(total_steps, max(1, timed))
 
     def start(self, epoch: int, total_steps: int, batch_size: int) -> None:
         """An epoch of ``total_steps`` steps of ``batch_size`` examples begins."""
@@ -90,6 +113,7 @@ class EpochProgress:
         """
         with self._lock:
             step, shown = int(step), _mean_loss(loss)
+            self._last_report = time.perf_counter()
             self.reports.append((step, shown if np.ndim(loss) == 0 else tuple(loss)))
             self._loss_sum += shown
             now = time.perf_counter()
@@ -121,6 +145,8 @@ class EpochProgress:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
+            if self.reports:
+                self._step_sec = (self._last_report - self._start) / self.last_step
             error, self._error = self._error, None
         if error is not None:
             raise error

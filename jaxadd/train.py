@@ -160,7 +160,7 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
 
 
 def _train_steps(
-    state, queries, answers, order, batch_sharding, on_step=None, report_every=None
+    state, queries, answers, order, batch_sharding, on_step=None, every=None
 ):
     """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``.
 
@@ -174,22 +174,24 @@ def _train_steps(
         a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
         return train_step(state, q, a)
 
-    state, losses = scan_steps(body, state, order, on_step, report_every)
+    state, losses = scan_steps(body, state, order, on_step, every)
     return state, losses.mean(0)
 
 
-def scan_steps(body, state, order, on_step=None, report_every=None):
+def scan_steps(body, state, order, on_step=None, every=None):
     """``lax.scan(body, state, order)``, reporting to ``on_step`` as it goes.
 
     ``order``'s leading axis is the steps; ``body(state, order[i]) -> (state,
     loss)``. Returns the final state and every step's loss. ``on_step`` is
     ``_train_steps``'s; with ``None`` no report is compiled at all.
-    ``report_every`` replaces ``progress.report_every(steps)`` (benchmarks).
+    ``every`` (int32, may be traced) is the number of steps between two
+    reports; ``None``: ``progress.report_every(steps)``.
     """
     if on_step is None:
         return jax.lax.scan(body, state, order)
     num_steps = order.shape[0]
-    every = report_every or progress.report_every(num_steps)
+    if every is None:
+        every = progress.report_every(num_steps)
 
     def reporting_body(state, step_and_batch):
         step, batch_indices = step_and_batch
@@ -202,23 +204,21 @@ def scan_steps(body, state, order, on_step=None, report_every=None):
     return jax.lax.scan(reporting_body, state, (steps, order))
 
 
-def make_train_epoch(
-    mesh: Mesh, batch_size: int, on_step=None, report_every: int | None = None
-):
-    """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
+def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
+    """A jitted ``(state, queries, answers, key[, every]) -> (state, mean_loss)``.
 
     ``state`` is donated: its buffers are reused for the new state.
-    ``on_step`` is ``_train_steps``'s.
+    ``on_step`` and ``every`` are ``scan_steps``'.
     """
     batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
 
     @functools.partial(jax.jit, donate_argnums=0)
-    def train_epoch(state, queries, answers, key):
+    def train_epoch(state, queries, answers, key, every=None):
         num_steps = queries.shape[0] // batch_size
         order = jax.random.permutation(key, queries.shape[0])
         order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
         return _train_steps(
-            state, queries, answers, order, batch_sharding, on_step, report_every
+            state, queries, answers, order, batch_sharding, on_step, every
         )
 
     return train_epoch
@@ -285,18 +285,22 @@ def curriculum_order(
 def make_curriculum_epoch(mesh: Mesh, batch_size: int, on_step=None):
     """``make_train_epoch`` with the batches of ``curriculum_order``.
 
-    A jitted ``(state, queries, answers, longer_lengths, level, key) ->
-    (state, mean_loss)``; ``level`` is an int32 scalar, so one compilation
+    A jitted ``(state, queries, answers, longer_lengths, level, key[, every])
+    -> (state, mean_loss)``; ``level`` is an int32 scalar, so one compilation
     serves every level. ``state`` is donated: its buffers are reused for the
     new state.
     """
     batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
 
     @functools.partial(jax.jit, donate_argnums=0)
-    def curriculum_epoch(state, queries, answers, longer_lengths, level, key):
+    def curriculum_epoch(
+        state, queries, answers, longer_lengths, level, key, every=None
+    ):
         num_steps = queries.shape[0] // batch_size
         order = curriculum_order(key, longer_lengths, level, num_steps, batch_size)
-        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
+        return _train_steps(
+            state, queries, answers, order, batch_sharding, on_step, every
+        )
 
     return curriculum_epoch
 
@@ -405,12 +409,14 @@ class EpochRunner:
             else None
         )
         key = epoch_key(config.seed, 1)  # for its shape: any epoch's would do
+        # Steps between reports: an argument, so that each epoch may set its own.
+        every = () if steps_shown is None else (np.int32(1),)
         start = time.perf_counter()
         self._plain_epoch = None
         if config.curriculum_epochs < config.epochs:
             self._plain_epoch = (
                 make_train_epoch(mesh, config.batch_size, on_step)
-                .lower(state, self._queries, self._answers, key)
+                .lower(state, self._queries, self._answers, key, *every)
                 .compile()
             )
         self._curriculum_epoch = None
@@ -424,6 +430,7 @@ class EpochRunner:
                     self._longer_lengths,
                     np.int32(1),
                     key,
+                    *every,
                 )
                 .compile()
             )
@@ -440,10 +447,15 @@ class EpochRunner:
         config = self._config
         key = epoch_key(config.seed, epoch)
         level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
+        every = ()
         if self._steps_shown is not None:
-            self._steps_shown.start(epoch, config.steps_per_epoch, config.batch_size)
+            steps = config.steps_per_epoch
+            every = (np.int32(self._steps_shown.steps_between_reports(steps)),)
+            self._steps_shown.start(epoch, steps, config.batch_size)
         if level is None:
-            state, loss = self._plain_epoch(state, self._queries, self._answers, key)
+            state, loss = self._plain_epoch(
+                state, self._queries, self._answers, key, *every
+            )
         else:
             state, loss = self._curriculum_epoch(
                 state,
@@ -452,6 +464,7 @@ class EpochRunner:
                 self._longer_lengths,
                 np.int32(level),
                 key,
+                *every,
             )
         loss = float(loss)  # waits for the epoch, and so for its last report
         if self._steps_shown is not None:

@@ -211,6 +211,18 @@ def test_seeds_benchmark_tiny_compares_one_program_with_sequential_runs(tmp_path
     assert "N sequential runs" in out.with_suffix(".md").read_text()
 
 
+def test_progress_cost_tiny_times_both_rules(tmp_path):
+    out = tmp_path / "cost"
+    run_script("experiments/progress_cost.py", "--tiny", f"--out={out}")
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert_provenance(report, "experiments/progress_cost.py --tiny")
+    (setting,) = report["settings"].values()
+    for rule in ("first", "later"):
+        assert len(setting["seconds"][rule]) == report["repeats"]
+        assert 1 <= setting[rule]["reports_per_epoch"] <= setting["steps_per_epoch"]
+    assert "later epochs" in out.with_suffix(".md").read_text()
+
+
 def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("no git on this machine")

@@ -26,11 +26,13 @@ def test_reports_change_no_metric_and_reach_the_host(quiet):
         jax.tree.leaves(plain["params"]), jax.tree.leaves(reported["params"])
     ):
         np.testing.assert_array_equal(x, y)
-    # 540 training problems in batches of 32: 16 steps, each one reported.
+    # 540 training problems in batches of 32: 16 steps, each one reported in
+    # the first epoch; the second, as fast, reports every half second, so
+    # here only at its last step.
     steps = CONFIG.steps_per_epoch
     assert steps == 16 and progress.report_every(steps) == 1
     lines = shown.getvalue().splitlines()
-    assert len(lines) == CONFIG.epochs * steps
+    assert len(lines) == steps + 1
     assert lines[0].startswith("  epoch 1: step 1/16, loss ")
     assert lines[-1].startswith("  epoch 2: step 16/16, loss ")
     assert lines[-1].endswith(" 0 s left")
@@ -40,6 +42,17 @@ def test_reports_change_no_metric_and_reach_the_host(quiet):
 def test_a_long_epoch_reports_about_a_hundred_times():
     assert progress.report_every(3515) == 35
     assert progress.report_every(50) == 1
+
+
+def test_later_epochs_report_about_every_half_second():
+    shown = progress.EpochProgress("none")
+    assert shown.steps_between_reports(3515) == 35  # nothing measured yet
+    shown.start(1, 3515, 128)
+    shown._start -= 100.0  # as if the epoch had begun 100 s ago
+    shown.update(3515, 0.5)
+    shown.finish()  # 3515 steps in 100 s
+    assert shown.steps_between_reports(3515) == round(0.5 / (100.0 / 3515))
+    assert shown.steps_between_reports(10) == 10  # never past the epoch
 
 
 def test_lines_wait_for_the_interval():
