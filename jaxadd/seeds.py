@@ -243,13 +243,13 @@ class SeedsRunner:
         every = 1
         if self._steps_shown is not None:
             steps = config.steps_per_epoch
-            every = self._steps_shown.steps_between_reports(steps)
+            every = train.steps_between_reports(self._steps_shown, steps)
             examples = config.batch_size * int(active.sum())
             self._steps_shown.start(epoch, steps, examples)
         state, losses = self._programs[level is not None](
             state, *self._args(epoch, active, every)
         )
-        losses = np.asarray(losses)  # waits for the epoch and its last report
+        losses = _to_host(losses)  # waits for the epoch and its last report
         if self._steps_shown is not None:
             self._steps_shown.finish()
         return state, losses

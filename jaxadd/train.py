@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training import train_state
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxadd import (
@@ -450,7 +451,7 @@ class EpochRunner:
         every = ()
         if self._steps_shown is not None:
             steps = config.steps_per_epoch
-            every = (np.int32(self._steps_shown.steps_between_reports(steps)),)
+            every = (steps_between_reports(self._steps_shown, steps),)
             self._steps_shown.start(epoch, steps, config.batch_size)
         if level is None:
             state, loss = self._plain_epoch(
@@ -470,6 +471,19 @@ class EpochRunner:
         if self._steps_shown is not None:
             self._steps_shown.finish()
         return state, loss
+
+
+def steps_between_reports(steps_shown: progress.EpochProgress, steps: int):
+    """``steps_shown``'s interval for the coming epoch, the same on every process.
+
+    Only process 0 receives the reports and so measures the speed; every
+    process must run the same program with the same arguments, or their
+    collectives no longer match.
+    """
+    every = np.int32(steps_shown.steps_between_reports(steps))
+    if jax.process_count() > 1:
+        every = np.int32(multihost_utils.broadcast_one_to_all(every))
+    return every
 
 
 # Full-length problems scored after every epoch, besides the held-out split:

@@ -194,6 +194,12 @@ def runs(tmp_path_factory) -> dict:
         "four": Run("four", tmp, 4, *MAIN, *TINY_FLAGS, "--epochs=3", "--workdir=four"),
         "probe": Run("probe", tmp, 4, "-c", SHARDING_PROBE),
         **two_processes("process", "--workdir=two"),
+        # Two seeds on four devices: a 2 seed x 2 data mesh, in one process
+        # and in two.
+        "seeds": Run(
+            "seeds", tmp, 4, *MAIN, *TINY_FLAGS, "--num_seeds=2", "--workdir=seeds"
+        ),
+        **two_processes("sweep", "--num_seeds=2", "--workdir=sweep"),
     }
     wait_all(list(started.values()), TIMEOUT_SEC)
     if all(started[f"process{i}"].process.returncode == 0 for i in range(2)):
@@ -223,6 +229,22 @@ def test_four_devices_match_one_device(runs):
     assert "4 device(s) [cpu]" in runs["four"].stdout
     assert four_info["num_params"] == one_info["num_params"] > 0
     assert_same_metrics(four[:2], one, [1, 2])
+
+
+def test_seeds_on_a_seed_by_data_mesh_match_one_device(runs):
+    for name in ("one", "seeds", "sweep0", "sweep1"):
+        assert runs[name].process.returncode == 0, runs[name].report()
+    assert "4 device(s) [cpu] as 2 seed x 2 data" in runs["seeds"].stdout
+    assert "as 2 seed x 2 data" in runs["sweep0"].stdout
+    assert "epoch" not in runs["sweep1"].stdout  # only process 0 speaks
+    _, one = read_workdir(runs["tmp"] / "one")
+    _, seed0 = read_workdir(runs["tmp"] / "seeds" / "seed_0")
+    assert_same_metrics(seed0, one, [1, 2])
+    for k in range(2):
+        _, alone = read_workdir(runs["tmp"] / "seeds" / f"seed_{k}")
+        _, together = read_workdir(runs["tmp"] / "sweep" / f"seed_{k}")
+        assert_same_metrics(together, alone, [1, 2])
+    assert (runs["tmp"] / "sweep" / checkpoint.SWEEP_FILE).exists()
 
 
 def test_two_processes_train_together_like_one(runs):
