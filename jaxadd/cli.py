@@ -90,9 +90,14 @@ def mute_stray_errors(real: IO[str] | None = None) -> None:
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
+# The real stderr while ``stray_errors_held`` holds sys.stderr back: a signal's
+# line, written meanwhile, must not be held (and lost) with the stray ones.
+_HELD_FROM: IO[str] | None = None
+
+
 def error_stream() -> IO[str]:
-    """Where a program's own messages go: stderr, even once it is muted."""
-    return _OWN_STDERR or sys.stderr
+    """Where a program's own messages go: stderr, even once muted or held."""
+    return _OWN_STDERR or _HELD_FROM or sys.stderr
 
 
 @contextlib.contextmanager
@@ -103,13 +108,16 @@ def stray_errors_held() -> Iterator[None]:
     (``mute_stray_errors``), if it raises: orbax's threads print the
     tracebacks of a failed write before the write itself raises.
     """
+    global _HELD_FROM
     real, held = sys.stderr, io.StringIO()
-    sys.stderr = held
+    sys.stderr, outer, _HELD_FROM = held, _HELD_FROM, _HELD_FROM or real
     try:
         yield
     except BaseException:
         mute_stray_errors(real)  # never back to ``real``: the threads go on
         raise
+    finally:
+        _HELD_FROM = outer
     sys.stderr = real
     if held.getvalue():
         with contextlib.suppress(OSError, ValueError):

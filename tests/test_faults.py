@@ -7,6 +7,7 @@ root (a tmpfs, a read-only bind mount) and are skipped without it.
 """
 
 import contextlib
+import io
 import json
 import os
 import pathlib
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import pytest
 
-from jaxadd import checkpoint
+from jaxadd import checkpoint, cli
 
 FLAGS = [
     # The 3-digit defaults with these changes, not the 2-digit recipe.
@@ -512,3 +513,15 @@ def test_a_coordinator_that_never_answers_times_out(tmp_path):
     )
     assert "did not start within 2 s" in one_error(result)
     assert time.monotonic() - start_time < 60
+
+
+def test_a_line_said_while_stray_errors_are_held_is_not_held(monkeypatch):
+    # A signal's line can come while a checkpoint restore holds stderr back
+    # (jaxadd.predict, Ctrl-C 1.5 s in): it must reach the real stderr.
+    real = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", real)
+    with cli.stray_errors_held():
+        print("stray", file=sys.stderr)
+        cli.say("jaxadd", "error", "interrupted")
+        assert real.getvalue() == "jaxadd: error: interrupted\n"
+    assert real.getvalue() == "jaxadd: error: interrupted\nstray\n"
