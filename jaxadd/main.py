@@ -205,8 +205,11 @@ def _what_is_kept(workdir: str | None, config: Config) -> str:
     else:
         from jaxadd import seeds
 
-        per_seed = seeds.seed_configs(config)
-        counts = [epochs(seeds.seed_dir(workdir, c.seed)) for c in per_seed]
+        first = config.seed
+        counts = [
+            epochs(seeds.seed_dir(workdir, seed))
+            for seed in range(first, first + config.num_seeds)
+        ]
         kept = (
             f"{min(counts)} to {max(counts)} finished epoch(s) per seed kept in "
             f"{workdir}/seed_*"

@@ -113,10 +113,9 @@ class EpochProgress:
         """
         with self._lock:
             step, shown = int(step), _mean_loss(loss)
-            self._last_report = time.perf_counter()
             self.reports.append((step, shown if np.ndim(loss) == 0 else tuple(loss)))
             self._loss_sum += shown
-            now = time.perf_counter()
+            now = self._last_report = time.perf_counter()
             elapsed = max(now - self._start, 1e-9)
             rate = step * self._batch_size / elapsed
             left = (self._total - step) * elapsed / step

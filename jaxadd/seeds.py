@@ -273,15 +273,8 @@ def train_and_evaluate(
     """
     config.validate()
     mesh = make_mesh(config.num_seeds)
-    data_devices = mesh.shape["data"]
-    if config.batch_size % data_devices:
-        raise ValueError(
-            f"batch_size {config.batch_size} does not divide evenly over the "
-            f"{data_devices} devices each of the {config.num_seeds} seeds trains on"
-        )
-    log = log if jax.process_index() == 0 else train._silent
-    if steps_shown is not None and jax.process_index() != 0:
-        steps_shown = progress.EpochProgress("none")
+    train.check_batch_divides(config, mesh)
+    log, steps_shown = train.for_this_process(log, steps_shown)
     configs = seed_configs(config)
     num_params = models.count_params(jax.eval_shape(lambda: train.init_params(config)))
     n = config.num_seeds
@@ -349,23 +342,9 @@ def _result(config, seeds, host_state, num_params, runner, data_sec) -> dict:
 
 def _restore(config: Config, seeds: list[_Seed], log) -> train_state.TrainState:
     """Every seed's newest checkpoint (or step 0), stacked on the seed axis."""
-    tx = train.make_optimizer(config)
-    init = train.make_init(config, tx)  # one compilation for every seed
+    initial = train.initial_states(config, [s.config.seed for s in seeds])
     states = []
-    for s in seeds:
-        params, opt_state = init(np.int32(s.config.seed))
-        if not states:
-            template = train_state.TrainState(
-                step=jnp.asarray(0, jnp.int32),
-                apply_fn=train.make_model(config).apply,
-                params=params,
-                tx=tx,
-                opt_state=opt_state,
-            )
-        # One template's replace: stacking needs the same apply_fn and tx.
-        state = template.replace(
-            step=jnp.asarray(0, jnp.int32), params=params, opt_state=opt_state
-        )
+    for s, state in zip(seeds, initial):
         restored = None if s.store is None else s.store.restore(state, log=log)
         if restored is not None:
             state, s.history = restored
@@ -435,7 +414,7 @@ def _sweep_epoch(runner, state, seeds, steps_shown, log):
         if s.store is not None:
             s.store.save(epoch, seed_state, metrics)
         if s.events is not None:
-            s.events.write_epoch(metrics, _step_losses(steps_shown, metrics, k))
+            s.events.write_epoch(metrics, train.step_losses(steps_shown, metrics, k))
         s.history.append(metrics)
         if train.reached_target(s.config, metrics):
             s.status = "reached"
@@ -444,14 +423,6 @@ def _sweep_epoch(runner, state, seeds, steps_shown, log):
         elif epoch == s.config.epochs:
             s.status = "done"
     return state
-
-
-def _step_losses(steps_shown, metrics, k: int) -> list[tuple[int, float]]:
-    """Seed ``k``'s reported losses at its optimizer steps, for TensorBoard."""
-    if steps_shown is None:
-        return []
-    first = metrics["step"] - steps_shown.last_step
-    return [(first + step, losses[k]) for step, losses in steps_shown.reports]
 
 
 def _reached_epoch(config: Config, history: list[dict]) -> int | None:

@@ -126,15 +126,31 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
 
 def create_train_state(config: Config) -> train_state.TrainState:
     """Step 0: initial parameters and a fresh Adam state."""
+    return initial_states(config, [config.seed])[0]
+
+
+def initial_states(config: Config, seeds: list[int]) -> list[train_state.TrainState]:
+    """``create_train_state`` for each of ``seeds``, from one compilation.
+
+    They share one ``apply_fn`` and one optimizer, so they stack into one
+    pytree (``jaxadd.seeds``).
+    """
     tx = make_optimizer(config)
-    params, opt_state = _init(config, tx)
-    return train_state.TrainState(
-        step=jnp.asarray(0, jnp.int32),
-        apply_fn=make_model(config).apply,
-        params=params,
-        tx=tx,
-        opt_state=opt_state,
-    )
+    init = make_init(config, tx)
+    apply_fn = make_model(config).apply
+    states = []
+    for seed in seeds:
+        params, opt_state = init(np.int32(seed))
+        states.append(
+            train_state.TrainState(
+                step=jnp.asarray(0, jnp.int32),
+                apply_fn=apply_fn,
+                params=params,
+                tx=tx,
+                opt_state=opt_state,
+            )
+        )
+    return states
 
 
 def cross_entropy(logits: jax.Array, answers: jax.Array) -> jax.Array:
@@ -610,13 +626,8 @@ def train_and_evaluate(
 
         return seeds.train_and_evaluate(config, workdir, log, steps_shown)
     mesh = make_mesh()
-    _check_batch_divides(config, mesh)
-    # Every process of a multi-host run executes this same loop in step;
-    # process 0 speaks (and writes the workdir's files) for all of them.
-    log = log if jax.process_index() == 0 else _silent
-    if steps_shown is not None and jax.process_index() != 0:
-        # Every process compiles the same program, reports included.
-        steps_shown = progress.EpochProgress("none")
+    check_batch_divides(config, mesh)
+    log, steps_shown = for_this_process(log, steps_shown)
     # Counted on shapes alone (no compilation), so that a busy or foreign
     # workdir is refused before any real work.
     num_params = models.count_params(jax.eval_shape(lambda: init_params(config)))
@@ -656,7 +667,7 @@ def train_and_evaluate(
             if store is not None:
                 store.save(epoch, state, metrics)
             if events is not None:  # after the metrics line: never ahead of it
-                events.write_epoch(metrics, _step_losses(steps_shown, metrics))
+                events.write_epoch(metrics, step_losses(steps_shown, metrics))
             history.append(metrics)
             if reached_target(config, metrics):
                 log(reached_line(config, metrics))
@@ -667,23 +678,50 @@ def train_and_evaluate(
             store.close()
 
 
-def _step_losses(
-    steps_shown: progress.EpochProgress | None, metrics: dict[str, Any]
+def step_losses(
+    steps_shown: progress.EpochProgress | None,
+    metrics: dict[str, Any],
+    seed_index: int | None = None,
 ) -> list[tuple[int, float]]:
-    """The epoch's reported losses at their optimizer steps, for TensorBoard."""
+    """The epoch's reported losses at their optimizer steps, for TensorBoard.
+
+    ``seed_index``: in a run of several seeds (one loss per seed reported),
+    the position of the seed whose losses to take.
+    """
     if steps_shown is None:
         return []
     first = metrics["step"] - steps_shown.last_step  # the step before the epoch
-    return [(first + step, loss) for step, loss in steps_shown.reports]
+    return [
+        (first + step, loss if seed_index is None else loss[seed_index])
+        for step, loss in steps_shown.reports
+    ]
 
 
-def _check_batch_divides(config: Config, mesh: Mesh) -> None:
-    num_devices = mesh.devices.size
+def check_batch_divides(config: Config, mesh: Mesh) -> None:
+    """Raises ``ValueError`` if a batch cannot be split over the ``data`` axis."""
+    num_devices = mesh.shape["data"]
     if config.batch_size % num_devices:
+        where = f"{num_devices} devices"
+        if "seed" in mesh.axis_names:  # a jaxadd.seeds mesh
+            where = f"the {where} each of the {config.num_seeds} seeds trains on"
         raise ValueError(
-            f"batch_size {config.batch_size} does not divide evenly over "
-            f"{num_devices} devices"
+            f"batch_size {config.batch_size} does not divide evenly over {where}"
         )
+
+
+def for_this_process(
+    log: Callable[[str], None], steps_shown: progress.EpochProgress | None
+) -> tuple[Callable[[str], None], progress.EpochProgress | None]:
+    """``log`` and ``steps_shown`` as this process of a multi-host run uses them.
+
+    Every process runs the same loop in step; process 0 speaks (and writes
+    the workdir's files) for all of them. The others still compile the same
+    program, reports included, but show nothing.
+    """
+    if jax.process_index() == 0:
+        return log, steps_shown
+    silent = None if steps_shown is None else progress.EpochProgress("none")
+    return _silent, silent
 
 
 def _silent(line: str) -> None:
