@@ -344,6 +344,43 @@ def keras_comparison_problems(
     return split
 
 
+LONGEST_CHAIN_SIZE = 1000
+
+
+def full_length_scores(config: Config, params) -> dict:
+    """Uniform-10k, its edge cases and the longest chains, none trained on.
+
+    The longest chains are ``LONGEST_CHAIN_SIZE`` problems whose carry runs
+    through every column (``99+1`` at 2 digits), suite seed 0.
+    """
+    from jaxadd import evaluate
+
+    train_a, train_b = evaluate.training_problems(config)
+    buckets = evaluate.uniform_10k_suite(config.digits, train_a, train_b)
+    buckets.append(
+        evaluate.carry_chain_bucket(
+            config.digits, config.digits, LONGEST_CHAIN_SIZE, 0, train_a, train_b
+        )
+    )
+    report = evaluate.score_buckets(config, params, buckets)
+    edge = report["edge_cases"]
+    return {
+        "uniform_10k": {k: report["uniform"][k] for k in ("n", "correct", "accuracy")},
+        "longest_chain": {
+            k: report["carry_chain"][0][k] for k in ("n", "correct", "accuracy")
+        },
+        "edge_cases": {
+            "n": edge["n"],
+            "correct": edge["correct"],
+            "wrong": [
+                f"{c['problem']}={c['predicted']}"
+                for c in edge["cases"]
+                if not c["correct"]
+            ],
+        },
+    }
+
+
 def write_json(path: pathlib.Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -136,17 +136,33 @@ def test_render_benchmark_reproduces_the_committed_reports(tmp_path):
 
 
 def test_table_tiny_writes_table_and_curves(tmp_path):
-    run_script("experiments/reproduce_table.py", "--tiny", f"--out_dir={tmp_path}")
+    run_script(
+        "experiments/reproduce_table.py",
+        "--tiny",
+        "--num_seeds=2",
+        "--rows=norev",
+        f"--out_dir={tmp_path}",
+    )
     table = json.loads((tmp_path / "table.json").read_text())
     assert_provenance(table, "experiments/reproduce_table.py --tiny")
-    row_file = json.loads((tmp_path / "table_runs" / "tiny-rev.json").read_text())
+    row_file = json.loads(
+        (tmp_path / "table_seed_runs" / "tiny-norev.json").read_text()
+    )
     assert row_file["provenance"] == table["provenance"]
-    assert [row["name"] for row in table["rows"]] == ["tiny-rev", "tiny-norev"]
-    for row in table["rows"]:
-        assert len(row["history"]) == row["epochs_run"] >= 1
-        assert 0.0 <= row["train_exact_accuracy"] <= 1.0
-    assert "tiny-norev" in (tmp_path / "table.md").read_text()
-    assert "Provenance: commit" in (tmp_path / "table.md").read_text()
+    # --rows=norev: the other row is named as not yet run.
+    assert [row["name"] for row in table["rows"]] == ["tiny-norev"]
+    assert table["missing"] == ["tiny-rev"]
+    (row,) = table["rows"]
+    assert [s["seed"] for s in row["seeds"]] == [0, 1]
+    for s in row["seeds"]:
+        assert len(s["history"]) == s["epochs_run"] >= 1
+        assert 0.0 <= s["train_exact_accuracy"] <= 1.0
+        assert s["uniform_10k"]["n"] > 0 and s["longest_chain"]["n"] > 0
+    uniform = [s["uniform_10k"]["accuracy"] for s in row["seeds"]]
+    assert row["over_seeds"]["uniform-10k"]["min"] == min(uniform)
+    text = (tmp_path / "table.md").read_text()
+    assert "tiny-norev" in text and "Provenance: commit" in text
+    assert "Not yet run over seeds: `tiny-rev`" in text
     assert (tmp_path / "curves.png").stat().st_size > 1000
 
 
