@@ -3,7 +3,7 @@
 
     python -m jaxadd.main --config=d10 --workdir=runs/add10 --target_accuracy=0.99
 
-Not robust. Measured (``experiments/results/table.json``, row ``best-d10``,
+Not robust. Measured (``experiments/results/table_one_seed.json``, row ``best-d10``,
 seed 0, 2-core development CPU, with the hand-written LSTM backward pass):
 81.3% held-out exact match after all 13 epochs (2,971 s wall), train 81.9%.
 The same recipe and seed reached 99.86% before that (numerically equivalent)
