@@ -389,9 +389,9 @@ def main() -> None:
         missing = [name for name in rows if name not in {r["name"] for r in saved}]
         render(saved, missing, info, out_dir, provenance)
 
+    wanted = [part for part in args.rows.split(",") if part]
     if not args.render_only:
         for name, config in rows.items():
-            wanted = [part for part in args.rows.split(",") if part]
             if wanted and not any(part in name for part in wanted):
                 continue
             print(f"{name}: {describe(config)}", flush=True)
