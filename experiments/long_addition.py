@@ -70,6 +70,7 @@ SETTINGS = (
     "learning_rate",
     "lr_schedule",
     "sampling",
+    "keras_fraction",
     "carry_fraction",
     "curriculum_epochs",
     "seed",
@@ -104,6 +105,7 @@ def run_one(digits: int, hidden_size: int, args) -> dict:
     args.log(f"== {digits} digits, hidden size {hidden_size}: {workdir} ==")
     result = train.train_and_evaluate(config, workdir, log=args.log)
     report = evaluate.evaluate_workdir(workdir, args.per_bucket, args.eval_seed)
+    full = common.full_length_scores(config, result["params"])
     history = result["history"]
     return {
         "digits": digits,
@@ -114,6 +116,7 @@ def run_one(digits: int, hidden_size: int, args) -> dict:
         "val_char_accuracy": result["val_char_accuracy"],
         "uniform_accuracy": report["uniform_accuracy"],
         "longest_chain_accuracy": report["longest_chain_accuracy"],
+        **full,
         "by_longer_length": by_longer_length(report),
         "operand_lengths": report["operand_lengths"],
         "train_examples_per_sec": history[-1]["train_examples_per_sec"],
@@ -123,6 +126,8 @@ def run_one(digits: int, hidden_size: int, args) -> dict:
                 "examples": h["step"] * config.batch_size,
                 "val_exact_accuracy": h["val_exact_accuracy"],
                 "val_char_accuracy": h["val_char_accuracy"],
+                "uniform_exact_accuracy": h.get("uniform_exact_accuracy"),
+                "longest_chain_exact_accuracy": h.get("longest_chain_exact_accuracy"),
             }
             for h in history
         ],
@@ -151,6 +156,9 @@ def render(
         "uniform exact %",
         "longest-chain exact %",
         "both operands full length, exact %",
+        "uniform-10k exact %",
+        f"longest chain ({common.LONGEST_CHAIN_SIZE:,}) exact %",
+        "edge cases right",
         "examples/s",
         "train s",
     ]
@@ -165,6 +173,9 @@ def render(
             common.percent(row["uniform_accuracy"]),
             common.percent(row["longest_chain_accuracy"]),
             common.percent(full_length_accuracy(row)),
+            common.percent(row["uniform_10k"]["accuracy"]),
+            common.percent(row["longest_chain"]["accuracy"]),
+            f"{row['edge_cases']['correct']} of {row['edge_cases']['n']}",
             f"{row['train_examples_per_sec']:,.0f}",
             f"{row['train_sec']:.0f}",
         ]
@@ -180,8 +191,11 @@ def render(
         f"{settings['command_args']}`). Held-out: the run's own held-out split "
         f"(same sampling as training). Uniform and longest-chain: "
         f"`jaxadd.evaluate`, {settings['per_bucket']} problems per bucket, none "
-        "trained on. Exact = the whole answer right.\n\n"
-        + common.markdown_table(header, table)
+        "trained on. Uniform-10k: the fixed 10,000 uniform problems "
+        "(`jaxadd.evaluate --suite=uniform-10k`) and their edge cases; longest "
+        f"chain ({common.LONGEST_CHAIN_SIZE:,}): problems whose carry runs "
+        "through every column, suite seed 0; none trained on. Exact = the whole "
+        "answer right.\n\n" + common.markdown_table(header, table)
     )
 
 

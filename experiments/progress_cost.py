@@ -3,22 +3,25 @@
     python experiments/progress_cost.py          # default run and the d10 recipe
     python experiments/progress_cost.py --tiny   # seconds-long smoke run (tests)
 
-``--progress=bar|lines`` compiles a ``jax.debug.callback`` into the epoch's scan
-(``jaxadd.progress``); ``--progress=none`` compiles none. The number of steps
-between reports is an argument of the compiled epoch: about 100 reports in a
-run's first epoch, then about one every ``progress.REPORT_INTERVAL_SEC`` from
-the speed measured. For each setting this compiles both programs for the same
-problems and state, then times whole epochs of ``none``, the first rule and
-the later rule in turn (``--repeats`` of each), so that drifts of a shared
-machine fall on all alike; a rule's cost is the median ratio of its epochs to
-the ``none`` epochs run just before. The reports go to a real
-``EpochProgress`` in ``lines`` mode writing to memory, so the host side
-(lock, bookkeeping, rate) is paid as in a run.
+``--progress=bar|lines`` compiles an ``io_callback`` into the epoch's scan
+(``train.scan_steps``); ``--progress=none`` compiles none. The host answers
+each report with the step of the next one, about ``progress.REPORT_INTERVAL_SEC``
+on at the speed measured so far in the epoch (``EpochProgress.update``). For
+each setting this compiles the programs for the same problems and state, then
+times whole epochs of three variants in turn (``--repeats`` of each), so that
+drifts of a shared machine fall on all alike:
 
-The 10-digit recipe (``d10``: 256-unit LSTM, batch 128) is timed on 20,000
-of its problems rather than 500,000, so that an epoch takes seconds, not
-minutes: a step costs the same, and its first rule reports every 35 steps,
-as a whole 10-digit epoch (3,515 steps) does.
+- ``none``: no reports compiled;
+- ``reports``: the rule of a run (a real ``EpochProgress`` in ``lines`` mode
+  writing to memory, so the host side, lock, bookkeeping and rate, is paid as
+  in a run);
+- ``every step``: the same callback asked back after every step, the price of
+  one report times the steps: what the rule saves.
+
+A variant's cost is the median ratio of its epochs to the ``none`` epochs run
+just before. The 10-digit recipe (``d10``: 256-unit LSTM, batch 128) is timed
+on 20,000 of its problems rather than 500,000, so that an epoch takes seconds,
+not minutes: a step costs the same, and the rule reports as often per second.
 
 Writes ``results/progress_cost.json`` and ``results/progress_cost.md``.
 """
@@ -33,71 +36,54 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import common  # noqa: E402
 from jaxadd import configs, progress, train  # noqa: E402
 from jaxadd.config import Config  # noqa: E402
 
-VARIANTS = ("none", "first", "later")
+VARIANTS = ("none", "reports", "every step")
 D10 = configs.get("d10")
-# setting: (config, steps between two reports)
 SETTINGS = {
-    "default (3 digits)": (configs.get("default"), None),
-    "d10 (10 digits), 20,000 problems": (
-        dataclasses.replace(D10, training_size=20_000, curriculum_epochs=0),
-        progress.report_every(D10.steps_per_epoch),
+    "default (3 digits)": configs.get("default"),
+    "d10 (10 digits), 20,000 problems": dataclasses.replace(
+        D10, training_size=20_000, curriculum_epochs=0
     ),
 }
-TINY = {"tiny": (configs.get("tiny"), None)}
+TINY = {"tiny": configs.get("tiny")}
 
 
-def time_epochs(config: Config, first_every: int | None, repeats: int) -> dict:
-    """Epoch seconds without reports and with each rule's, alternated.
-
-    ``first``: the first epoch's rule, one report every ``first_every`` steps
-    (``progress.report_every`` if ``None``: about 100 an epoch). ``later``:
-    the later epochs' rule, ``EpochProgress.steps_between_reports`` after an
-    epoch (about one every ``progress.REPORT_INTERVAL_SEC``).
-    """
+def time_epochs(config: Config, repeats: int) -> dict:
+    """Epoch seconds of each variant (module docstring), alternated."""
     mesh = train.make_mesh()
     split, _ = train.make_splits(config)
     queries = train.replicate(split.queries, mesh)
     answers = train.replicate(split.answers, mesh)
     steps = config.steps_per_epoch
     shown = progress.EpochProgress("lines", stream=io.StringIO())
+
+    def every_step(step, loss):
+        shown.update(step, loss)
+        return int(step) + 1
+
     key = train.epoch_key(config.seed, 1)
     initial = train.create_train_state(config)  # one apply_fn and tx for all
     states = {name: train.replicate(initial, mesh) for name in VARIANTS}
-    plain = train.make_train_epoch(mesh, config.batch_size)
-    reporting = train.make_train_epoch(mesh, config.batch_size, shown.update)
+    callbacks = {"none": None, "reports": shown.update, "every step": every_step}
     programs = {
-        "none": plain.lower(states["none"], queries, answers, key).compile(),
-        "reports": reporting.lower(
-            states["none"], queries, answers, key, np.int32(1)
-        ).compile(),
+        name: train.make_train_epoch(mesh, config.batch_size, on_step)
+        .lower(states[name], queries, answers, key)
+        .compile()
+        for name, on_step in callbacks.items()
     }
-    every = {"first": first_every or progress.report_every(steps), "later": None}
     seconds = {name: [] for name in VARIANTS}
     reports = {}
     for epoch in range(1, repeats + 2):  # epoch 1 of each untimed: allocation
         for name in VARIANTS:
-            extra = ()
-            if name != "none":
-                if every[name] is None:  # "later": set by the epoch before
-                    every[name] = shown.steps_between_reports(steps)
-                extra = (np.int32(every[name]),)
             shown.start(epoch, steps, config.batch_size)
-            program = programs["none" if name == "none" else "reports"]
             start = time.perf_counter()
-            states[name], loss = program(
-                states[name],
-                queries,
-                answers,
-                train.epoch_key(config.seed, epoch),
-                *extra,
+            states[name], loss = programs[name](
+                states[name], queries, answers, train.epoch_key(config.seed, epoch)
             )
             float(loss)
             elapsed = time.perf_counter() - start
@@ -110,11 +96,10 @@ def time_epochs(config: Config, first_every: int | None, repeats: int) -> dict:
         "epoch_sec_none": statistics.median(seconds["none"]),
         "seconds": seconds,
     }
-    for name in ("first", "later"):
+    for name in VARIANTS[1:]:
         # Each pair ran back to back: their ratio cancels the machine's drift.
         ratios = sorted(r / n for r, n in zip(seconds[name], seconds["none"]))
         result[name] = {
-            "steps_between_reports": every[name],
             "reports_per_epoch": reports[name],
             "epoch_sec": statistics.median(seconds[name]),
             "cost": statistics.median(ratios) - 1,
@@ -129,12 +114,12 @@ def time_epochs(config: Config, first_every: int | None, repeats: int) -> dict:
 def markdown(report: dict) -> str:
     rows = []
     for name, r in report["settings"].items():
-        for rule, label in (("first", "first epoch"), ("later", "later epochs")):
+        for rule in VARIANTS[1:]:
             x = r[rule]
             rows.append(
                 [
                     name,
-                    label,
+                    rule,
                     r["steps_per_epoch"],
                     x["reports_per_epoch"],
                     f"{r['epoch_sec_none']:.3f}",
@@ -145,7 +130,7 @@ def markdown(report: dict) -> str:
             )
     header = [
         "setting",
-        "rule",
+        "variant",
         "steps an epoch",
         "reports an epoch",
         "epoch s, --progress=none",
@@ -159,10 +144,11 @@ def markdown(report: dict) -> str:
         f"{report['repeats']} epochs of each program, alternated, after one "
         "untimed epoch of each; epoch seconds are medians; the cost is the "
         "median over the pairs (one epoch of each, back to back) of their "
-        "ratio, less 1, so that the shared machine's drift cancels. The first "
-        "epoch of a run reports about 100 times; later ones about every "
-        f"{progress.REPORT_INTERVAL_SEC} s, from the speed measured. The "
-        "issue's bound: under 2%.\n\n" + common.markdown_table(header, rows)
+        "ratio, less 1, so that the shared machine's drift cancels. `reports`: "
+        "the rule of a run, the first step and then about every "
+        f"{progress.REPORT_INTERVAL_SEC} s at the speed measured so far in the "
+        "epoch; `every step`: a report after every step, the price the rule "
+        "saves. The issue's bound: under 2%.\n\n" + common.markdown_table(header, rows)
     )
 
 
@@ -178,10 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": repeats,
         "settings": {},
     }
-    for name, (config, every) in settings.items():
-        r = report["settings"][name] = time_epochs(config, every, repeats)
+    for name, config in settings.items():
+        r = report["settings"][name] = time_epochs(config, repeats)
         costs = ", ".join(
-            f"{rule} {100 * r[rule]['cost']:+.1f}%" for rule in ("first", "later")
+            f"{rule} {100 * r[rule]['cost']:+.1f}%" for rule in VARIANTS[1:]
         )
         print(f"{name}: {costs}", flush=True)
     out = pathlib.Path(args.out)

@@ -1,12 +1,13 @@
 """Progress inside an epoch, reported from the compiled epoch itself.
 
 An epoch is one compiled ``lax.scan`` over its steps; every few steps it hands
-the host the step number and that step's loss through ``jax.debug.callback``
-(nothing that the step computes depends on them, so the metrics are those of
-a run without them). The first epoch reports about 100 times; the next ones
-about every half second, from the speed the last one measured
-(``EpochProgress.steps_between_reports``): the interval is an argument of the
-compiled epoch, not a constant in it.
+the host the step number and that step's loss through ``io_callback``
+(``train.scan_steps``; nothing that the step computes depends on them, so the
+metrics are those of a run without them). The host answers with the step of
+the next report: after step 1, then about every half second at the speed
+measured so far in this epoch (``EpochProgress.update``). So a 3-digit epoch
+of a few seconds reports a handful of times and a 10-digit one of minutes
+every half second, from its first epoch on.
 ``EpochProgress`` turns the reports into
 
 - ``bar``: a live rich bar (steps done, examples/s, running loss, time left),
@@ -32,19 +33,11 @@ import numpy as np
 from jaxadd import cli
 
 MODES = ("auto", "bar", "lines", "none")
-REPORTS_PER_EPOCH = 100
 LINE_INTERVAL_SEC = 30.0
 
-
-# After the first epoch, a report about this often: twice a second is all a
-# bar shows, and each report costs a host round trip (about 1 ms here: 7% of a
-# 3-digit epoch at 100 reports, experiments/results/progress_cost.md).
+# A report about this often: twice a second is all a bar shows, and each report
+# costs a host round trip (experiments/results/progress_cost.md).
 REPORT_INTERVAL_SEC = 0.5
-
-
-def report_every(steps_per_epoch: int) -> int:
-    """Steps between two reports: about ``REPORTS_PER_EPOCH`` an epoch."""
-    return max(1, steps_per_epoch // REPORTS_PER_EPOCH)
 
 
 class EpochProgress:
@@ -79,21 +72,7 @@ class EpochProgress:
         self._start = self._last_line = 0.0
         self._loss_sum = 0.0
         self._error: cli.OutputError | None = None
-        self._step_sec: float | None = None  # measured in the last epoch
-        self._last_report = 0.0
         self.reports: list[tuple[int, float]] = []
-
-    def steps_between_reports(self, total_steps: int) -> int:
-        """How often the coming epoch of ``total_steps`` steps should report.
-
-        The first epoch: ``report_every`` (about 100 reports). Then one about
-        every ``REPORT_INTERVAL_SEC``, from the last epoch's speed: fewer in a
-        short epoch, more in a long one.
-        """
-        if self._step_sec is None:
-            return report_every(total_steps)
-        timed = round(REPORT_INTERVAL_SEC / max(self._step_sec, 1e-9))
-        return min(total_steps, max(1, timed))
 
     def start(self, epoch: int, total_steps: int, batch_size: int) -> None:
         """An epoch of ``total_steps`` steps of ``batch_size`` examples begins."""
@@ -105,17 +84,22 @@ class EpochProgress:
             if self.mode == "bar":
                 self._bar = _RichBar(self._stream, epoch, total_steps)
 
-    def update(self, step, loss) -> None:
+    def update(self, step, loss) -> int:
         """Step ``step`` (1-based) of the epoch has run, with loss ``loss``.
 
         ``loss`` may be one per seed (``jaxadd.seeds``), NaN for a seed not
         training: the report keeps them all, the bar and lines show their mean.
+
+        Returns:
+          The step after which to report next: ``REPORT_INTERVAL_SEC`` on at
+          this epoch's speed so far (at least the next step; the compiled
+          epoch reports its last step in any case).
         """
         with self._lock:
             step, shown = int(step), _mean_loss(loss)
             self.reports.append((step, shown if np.ndim(loss) == 0 else tuple(loss)))
             self._loss_sum += shown
-            now = self._last_report = time.perf_counter()
+            now = time.perf_counter()
             elapsed = max(now - self._start, 1e-9)
             rate = step * self._batch_size / elapsed
             left = (self._total - step) * elapsed / step
@@ -128,6 +112,7 @@ class EpochProgress:
                     f"  epoch {self._epoch}: step {step}/{self._total}, "
                     f"loss {running:.4f}, {rate:,.0f} ex/s, {left:.0f} s left"
                 )
+            return step + max(1, round(REPORT_INTERVAL_SEC * step / elapsed))
 
     @property
     def last_step(self) -> int:
@@ -144,8 +129,6 @@ class EpochProgress:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
-            if self.reports:
-                self._step_sec = (self._last_report - self._start) / self.last_step
             error, self._error = self._error, None
         if error is not None:
             raise error

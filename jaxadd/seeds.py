@@ -91,21 +91,21 @@ def _frozen_where(active: jax.Array, new: Any, old: Any) -> Any:
 def make_seeds_epoch(mesh: Mesh, batch_size: int, curriculum: bool, on_step=None):
     """A jitted epoch of every active seed at once.
 
-    ``(state, queries, answers, longer_lengths, seeds, epochs, levels, active,
-    every) -> (state, losses)``: every argument but ``every`` (steps between
-    reports, ``train.scan_steps``') has a leading seed axis. Seed ``k``
+    ``(state, queries, answers, longer_lengths, seeds, epochs, levels, active)
+    -> (state, losses)``: every argument has a leading seed axis. Seed ``k``
     runs epoch ``epochs[k]`` of seed ``seeds[k]`` on its own problems, in the
     order a single run of that seed would (``train.epoch_key``; with
     ``curriculum``, ``train.curriculum_order`` at ``levels[k]``); a seed with
     ``active[k]`` false is left as it was and its loss is NaN. ``state`` is
-    donated. ``on_step`` gets ``(step, losses)``, one loss per seed.
+    donated. ``on_step`` (``train.scan_steps``') gets ``(step, losses)``, one
+    loss per seed.
     """
     batch_sharding = NamedSharding(mesh, PartitionSpec("seed", "data"))
     gather = jax.vmap(lambda rows, indices: rows[indices])
 
     @functools.partial(jax.jit, donate_argnums=0)
     def seeds_epoch(
-        state, queries, answers, longer_lengths, seeds, epochs, levels, active, every
+        state, queries, answers, longer_lengths, seeds, epochs, levels, active
     ):
         n = queries.shape[1]
         num_steps = n // batch_size
@@ -131,7 +131,7 @@ def make_seeds_epoch(mesh: Mesh, batch_size: int, curriculum: bool, on_step=None
             return state, jnp.where(active, losses, jnp.nan)
 
         order = jnp.swapaxes(order, 0, 1)  # steps first, for the scan
-        state, losses = train.scan_steps(body, state, order, on_step, every)
+        state, losses = train.scan_steps(body, state, order, on_step)
         return state, losses.mean(0)
 
     return seeds_epoch
@@ -218,7 +218,7 @@ class SeedsRunner:
             )
         self.compile_sec = time.perf_counter() - start
 
-    def _args(self, epoch: int, active: np.ndarray, every: int = 1) -> tuple:
+    def _args(self, epoch: int, active: np.ndarray) -> tuple:
         config = self._config
         level = train.curriculum_level(config.digits, config.curriculum_epochs, epoch)
         n = config.num_seeds
@@ -230,7 +230,6 @@ class SeedsRunner:
             np.full(n, epoch, np.int32),
             np.full(n, level or 1, np.int32),
             active,
-            np.int32(every),
         )
 
     def run(self, state, epoch: int, active: np.ndarray):
@@ -240,14 +239,11 @@ class SeedsRunner:
         """
         config = self._config
         level = train.curriculum_level(config.digits, config.curriculum_epochs, epoch)
-        every = 1
         if self._steps_shown is not None:
-            steps = config.steps_per_epoch
-            every = train.steps_between_reports(self._steps_shown, steps)
             examples = config.batch_size * int(active.sum())
-            self._steps_shown.start(epoch, steps, examples)
+            self._steps_shown.start(epoch, config.steps_per_epoch, examples)
         state, losses = self._programs[level is not None](
-            state, *self._args(epoch, active, every)
+            state, *self._args(epoch, active)
         )
         losses = _to_host(losses)  # waits for the epoch and its last report
         if self._steps_shown is not None:

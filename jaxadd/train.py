@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training import train_state
-from jax.experimental import multihost_utils
+from jax.experimental import io_callback
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxadd import (
@@ -176,14 +176,10 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed + 1), epoch)
 
 
-def _train_steps(
-    state, queries, answers, order, batch_sharding, on_step=None, every=None
-):
+def _train_steps(state, queries, answers, order, batch_sharding, on_step=None):
     """Scans ``train_step`` over the batches of row indices ``order [steps, batch]``.
 
-    ``on_step(step, loss)``, if given, is called on the host every
-    ``progress.report_every(steps)`` steps and after the last (``step``
-    1-based); it sees the loss, and nothing the steps compute depends on it.
+    ``on_step`` is ``scan_steps``'.
     """
 
     def body(state, batch_indices):
@@ -191,52 +187,65 @@ def _train_steps(
         a = jax.lax.with_sharding_constraint(answers[batch_indices], batch_sharding)
         return train_step(state, q, a)
 
-    state, losses = scan_steps(body, state, order, on_step, every)
+    state, losses = scan_steps(body, state, order, on_step)
     return state, losses.mean(0)
 
 
-def scan_steps(body, state, order, on_step=None, every=None):
+def scan_steps(body, state, order, on_step=None):
     """``lax.scan(body, state, order)``, reporting to ``on_step`` as it goes.
 
     ``order``'s leading axis is the steps; ``body(state, order[i]) -> (state,
-    loss)``. Returns the final state and every step's loss. ``on_step`` is
-    ``_train_steps``'s; with ``None`` no report is compiled at all.
-    ``every`` (int32, may be traced) is the number of steps between two
-    reports; ``None``: ``progress.report_every(steps)``.
+    loss)``. Returns the final state and every step's loss. With ``on_step``
+    ``None`` no report is compiled at all.
+
+    ``on_step(step, loss) -> next`` runs on the host after step 1, then after
+    each step it named, and after the last (``step`` 1-based). It sees the
+    loss, and nothing the steps compute depends on it: what it returns only
+    says when to call it again, so the host sets the pace (about every half
+    second, ``progress.EpochProgress.update``) from the speed it sees, in
+    the first epoch as in the others. The callback runs on one device, that
+    of process 0 with several hosts, and XLA hands its answer to the rest.
     """
     if on_step is None:
         return jax.lax.scan(body, state, order)
     num_steps = order.shape[0]
-    if every is None:
-        every = progress.report_every(num_steps)
+    next_shape = jax.ShapeDtypeStruct((), jnp.int32)
 
-    def reporting_body(state, step_and_batch):
+    def ask(step, loss):
+        return np.int32(on_step(step, loss))
+
+    def reporting_body(carry, step_and_batch):
+        state, next_report = carry
         step, batch_indices = step_and_batch
         state, loss = body(state, batch_indices)
-        due = (step % every == 0) | (step == num_steps)
-        jax.lax.cond(due, lambda: jax.debug.callback(on_step, step, loss), lambda: None)
-        return state, loss
+        next_report = jax.lax.cond(
+            (step == next_report) | (step == num_steps),
+            lambda: io_callback(ask, next_shape, step, loss),
+            lambda: next_report,
+        )
+        return (state, next_report), loss
 
-    steps = jnp.arange(1, num_steps + 1)
-    return jax.lax.scan(reporting_body, state, (steps, order))
+    steps = jnp.arange(1, num_steps + 1, dtype=jnp.int32)
+    (state, _), losses = jax.lax.scan(
+        reporting_body, (state, jnp.int32(1)), (steps, order)
+    )
+    return state, losses
 
 
 def make_train_epoch(mesh: Mesh, batch_size: int, on_step=None):
-    """A jitted ``(state, queries, answers, key[, every]) -> (state, mean_loss)``.
+    """A jitted ``(state, queries, answers, key) -> (state, mean_loss)``.
 
     ``state`` is donated: its buffers are reused for the new state.
-    ``on_step`` and ``every`` are ``scan_steps``'.
+    ``on_step`` is ``scan_steps``'.
     """
     batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
 
     @functools.partial(jax.jit, donate_argnums=0)
-    def train_epoch(state, queries, answers, key, every=None):
+    def train_epoch(state, queries, answers, key):
         num_steps = queries.shape[0] // batch_size
         order = jax.random.permutation(key, queries.shape[0])
         order = order[: num_steps * batch_size].reshape(num_steps, batch_size)
-        return _train_steps(
-            state, queries, answers, order, batch_sharding, on_step, every
-        )
+        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
 
     return train_epoch
 
@@ -302,7 +311,7 @@ def curriculum_order(
 def make_curriculum_epoch(mesh: Mesh, batch_size: int, on_step=None):
     """``make_train_epoch`` with the batches of ``curriculum_order``.
 
-    A jitted ``(state, queries, answers, longer_lengths, level, key[, every])
+    A jitted ``(state, queries, answers, longer_lengths, level, key)
     -> (state, mean_loss)``; ``level`` is an int32 scalar, so one compilation
     serves every level. ``state`` is donated: its buffers are reused for the
     new state.
@@ -310,14 +319,10 @@ def make_curriculum_epoch(mesh: Mesh, batch_size: int, on_step=None):
     batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
 
     @functools.partial(jax.jit, donate_argnums=0)
-    def curriculum_epoch(
-        state, queries, answers, longer_lengths, level, key, every=None
-    ):
+    def curriculum_epoch(state, queries, answers, longer_lengths, level, key):
         num_steps = queries.shape[0] // batch_size
         order = curriculum_order(key, longer_lengths, level, num_steps, batch_size)
-        return _train_steps(
-            state, queries, answers, order, batch_sharding, on_step, every
-        )
+        return _train_steps(state, queries, answers, order, batch_sharding, on_step)
 
     return curriculum_epoch
 
@@ -426,14 +431,12 @@ class EpochRunner:
             else None
         )
         key = epoch_key(config.seed, 1)  # for its shape: any epoch's would do
-        # Steps between reports: an argument, so that each epoch may set its own.
-        every = () if steps_shown is None else (np.int32(1),)
         start = time.perf_counter()
         self._plain_epoch = None
         if config.curriculum_epochs < config.epochs:
             self._plain_epoch = (
                 make_train_epoch(mesh, config.batch_size, on_step)
-                .lower(state, self._queries, self._answers, key, *every)
+                .lower(state, self._queries, self._answers, key)
                 .compile()
             )
         self._curriculum_epoch = None
@@ -447,7 +450,6 @@ class EpochRunner:
                     self._longer_lengths,
                     np.int32(1),
                     key,
-                    *every,
                 )
                 .compile()
             )
@@ -464,15 +466,10 @@ class EpochRunner:
         config = self._config
         key = epoch_key(config.seed, epoch)
         level = curriculum_level(config.digits, config.curriculum_epochs, epoch)
-        every = ()
         if self._steps_shown is not None:
-            steps = config.steps_per_epoch
-            every = (steps_between_reports(self._steps_shown, steps),)
-            self._steps_shown.start(epoch, steps, config.batch_size)
+            self._steps_shown.start(epoch, config.steps_per_epoch, config.batch_size)
         if level is None:
-            state, loss = self._plain_epoch(
-                state, self._queries, self._answers, key, *every
-            )
+            state, loss = self._plain_epoch(state, self._queries, self._answers, key)
         else:
             state, loss = self._curriculum_epoch(
                 state,
@@ -481,25 +478,11 @@ class EpochRunner:
                 self._longer_lengths,
                 np.int32(level),
                 key,
-                *every,
             )
         loss = float(loss)  # waits for the epoch, and so for its last report
         if self._steps_shown is not None:
             self._steps_shown.finish()
         return state, loss
-
-
-def steps_between_reports(steps_shown: progress.EpochProgress, steps: int):
-    """``steps_shown``'s interval for the coming epoch, the same on every process.
-
-    Only process 0 receives the reports and so measures the speed; every
-    process must run the same program with the same arguments, or their
-    collectives no longer match.
-    """
-    every = np.int32(steps_shown.steps_between_reports(steps))
-    if jax.process_count() > 1:
-        every = np.int32(multihost_utils.broadcast_one_to_all(every))
-    return every
 
 
 # Full-length problems scored after every epoch, besides the held-out split:

@@ -182,9 +182,13 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
         assert len(row["curve"]) == 1
         assert row["examples"] == row["curve"][-1]["examples"] > 0
         assert 0.0 <= row["longest_chain_accuracy"] <= 1.0
+        # uniform-10k draws 10,000 pairs or, at 2 digits, all those untrained.
+        assert 0 < row["uniform_10k"]["n"] <= 10_000
+        assert row["longest_chain"]["n"] > 0 and row["edge_cases"]["n"] > 0
     assert result["settings"]["recipe_flags"]["reverse_answer"] is True
     text = (tmp_path / "long_addition_tiny.md").read_text()
     assert "longest-chain exact %" in text and "Provenance: commit" in text
+    assert "uniform-10k exact %" in text and "edge cases right" in text
     assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000
 
 
@@ -227,16 +231,19 @@ def test_seeds_benchmark_tiny_compares_one_program_with_sequential_runs(tmp_path
     assert "N sequential runs" in out.with_suffix(".md").read_text()
 
 
-def test_progress_cost_tiny_times_both_rules(tmp_path):
+def test_progress_cost_tiny_times_every_variant(tmp_path):
     out = tmp_path / "cost"
     run_script("experiments/progress_cost.py", "--tiny", f"--out={out}")
     report = json.loads(out.with_suffix(".json").read_text())
     assert_provenance(report, "experiments/progress_cost.py --tiny")
     (setting,) = report["settings"].values()
-    for rule in ("first", "later"):
-        assert len(setting["seconds"][rule]) == report["repeats"]
-        assert 1 <= setting[rule]["reports_per_epoch"] <= setting["steps_per_epoch"]
-    assert "later epochs" in out.with_suffix(".md").read_text()
+    for variant in ("none", "reports", "every step"):
+        assert len(setting["seconds"][variant]) == report["repeats"]
+    # A tiny epoch lasts well under half a second: its first and last steps.
+    assert setting["reports"]["reports_per_epoch"] == 2
+    steps = setting["steps_per_epoch"]
+    assert setting["every step"]["reports_per_epoch"] == steps > 2
+    assert "every step" in out.with_suffix(".md").read_text()
 
 
 def test_git_commit_outside_a_checkout_and_dirty(tmp_path):
@@ -358,3 +365,13 @@ def test_config_flags_are_jaxadd_mains_and_override_the_base():
         assert f"--{field.name}" in parser.format_help()
     with pytest.raises(SystemExit):
         parser.parse_args(["--lr_schedule=linear"])
+
+
+def test_plot_example_tiny_draws_each_seed(tmp_path):
+    out = tmp_path / "plot"
+    run_script("experiments/plot_example.py", "--tiny", "--num_seeds=2", f"--out={out}")
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert_provenance(report, "experiments/plot_example.py --tiny")
+    assert sorted(report["last_epoch"]) == ["seed_0", "seed_1"]
+    assert report["commands"][1] == f"python -m jaxadd.plot W --out={out}.png"
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ import dataclasses
 import io
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import TINY
@@ -26,33 +27,48 @@ def test_reports_change_no_metric_and_reach_the_host(quiet):
         jax.tree.leaves(plain["params"]), jax.tree.leaves(reported["params"])
     ):
         np.testing.assert_array_equal(x, y)
-    # 540 training problems in batches of 32: 16 steps, each one reported in
-    # the first epoch; the second, as fast, reports every half second, so
-    # here only at its last step.
+    # 540 training problems in batches of 32: 16 steps. Each epoch reports
+    # its first step, and then, fast as it is, its last alone: the next report
+    # would be half a second on.
     steps = CONFIG.steps_per_epoch
-    assert steps == 16 and progress.report_every(steps) == 1
+    assert steps == 16
     lines = shown.getvalue().splitlines()
-    assert len(lines) == steps + 1
-    assert lines[0].startswith("  epoch 1: step 1/16, loss ")
-    assert lines[-1].startswith("  epoch 2: step 16/16, loss ")
+    assert [line.split(", loss")[0] for line in lines] == [
+        "  epoch 1: step 1/16",
+        "  epoch 1: step 16/16",
+        "  epoch 2: step 1/16",
+        "  epoch 2: step 16/16",
+    ]
     assert lines[-1].endswith(" 0 s left")
     assert steps_shown.last_step == steps
 
 
-def test_a_long_epoch_reports_about_a_hundred_times():
-    assert progress.report_every(3515) == 35
-    assert progress.report_every(50) == 1
+def test_the_epoch_reports_at_the_steps_the_host_asks_for():
+    asked = []
+
+    def on_step(step, loss):
+        asked.append((int(step), float(loss)))
+        return int(step) + 3
+
+    def body(total, x):
+        return total + x, total + x  # the "loss" is the running sum
+
+    order = jnp.arange(1.0, 12.0)  # 11 steps
+    total, losses = jax.jit(lambda o: train.scan_steps(body, 0.0, o, on_step))(order)
+    assert total == 66.0
+    np.testing.assert_array_equal(losses, np.cumsum(np.arange(1.0, 12.0)))
+    # After step 1, then where each answer said, and the last step in any case.
+    assert asked == [(1, 1.0), (4, 10.0), (7, 28.0), (10, 55.0), (11, 66.0)]
 
 
-def test_later_epochs_report_about_every_half_second():
+def test_the_next_report_is_half_a_second_on_at_the_speed_so_far():
     shown = progress.EpochProgress("none")
-    assert shown.steps_between_reports(3515) == 35  # nothing measured yet
     shown.start(1, 3515, 128)
-    shown._start -= 100.0  # as if the epoch had begun 100 s ago
-    shown.update(3515, 0.5)
-    shown.finish()  # 3515 steps in 100 s
-    assert shown.steps_between_reports(3515) == round(0.5 / (100.0 / 3515))
-    assert shown.steps_between_reports(10) == 10  # never past the epoch
+    shown._start -= 10.0  # as if the epoch had begun 10 s ago
+    assert shown.update(100, 0.5) == 100 + round(0.5 * 100 / 10.0)
+    shown._start -= 90.0  # a slow stretch: 1 step a second so far
+    assert shown.update(101, 0.5) == 102  # never the same step again
+    shown.finish()
 
 
 def test_lines_wait_for_the_interval():

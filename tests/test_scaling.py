@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxadd import checkpoint, train
+from jaxadd import checkpoint, summaries, train
 from jaxadd.config import Config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -280,6 +280,45 @@ def test_two_process_checkpoints_resume_like_one_process(runs):
         restored[name] = state.params
     for x, y in zip(jax.tree.leaves(restored["two"]), jax.tree.leaves(restored["one"])):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+def event_records(directory: pathlib.Path) -> tuple[int, dict]:
+    """Event files under ``directory`` and how often each (tag, step) was written."""
+    from tensorboardX.proto import event_pb2
+
+    names = sorted(p.name for p in directory.glob("events.out.tfevents.*"))
+    written = {}
+    for name in names:
+        for payload in summaries._records((directory / name).read_bytes(), name):
+            event = event_pb2.Event.FromString(payload)
+            for value in event.summary.value:
+                key = (value.tag, event.step)
+                written[key] = written.get(key, 0) + 1
+    return len(names), written
+
+
+def test_only_process_0_writes_event_files_and_a_resume_repeats_no_step(runs):
+    for name in ("process0", "process1", "resumed0", "resumed1", "sweep0", "sweep1"):
+        assert runs[name].process.returncode == 0, runs[name].report()
+    for workdir, files, epochs in (
+        ("two", 1, [1, 2]),
+        ("resumed", 2, [1, 2, 3]),  # the first run's file, and the resume's
+        ("sweep/seed_0", 1, [1, 2]),
+        ("sweep/seed_1", 1, [1, 2]),
+    ):
+        count, written = event_records(runs["tmp"] / workdir / "tensorboard")
+        assert count == files, workdir
+        assert set(written.values()) == {1}, workdir  # nothing written twice
+        _, metrics = read_workdir(runs["tmp"] / workdir)
+        assert [m["epoch"] for m in metrics] == epochs
+        val_steps = sorted(step for tag, step in written if tag == "val_loss")
+        assert val_steps == [m["step"] for m in metrics], workdir
+        # The reports from inside the epochs reached process 0's host too:
+        # each epoch's first and last step at least.
+        loss_steps = {step for tag, step in written if tag == "step_loss"}
+        steps_per_epoch = metrics[0]["step"]
+        for m in metrics:
+            assert {m["step"] - steps_per_epoch + 1, m["step"]} <= loss_steps
 
 
 def test_indivisible_batch_fails_with_the_device_count(tmp_path):
