@@ -5,13 +5,13 @@
 
 Runs what a user would, as two commands:
 
-    python -m jaxadd.main --num_seeds=3 --workdir=W --progress=none
-    python -m jaxadd.plot W --out=results/plot_example.png
+    python -m jaxadd.main --num_seeds=3 --workdir=runs/add3 --progress=none
+    python -m jaxadd.plot runs/add3 --out=results/plot_example.png
 
-``W`` is a fresh temporary folder; its ``seed_0..seed_2`` are the three lines
-of every panel. Writes ``results/plot_example.png`` and, beside it,
-``plot_example.json`` (provenance and each seed's last metrics, so that the
-picture can be checked against numbers).
+in a fresh temporary folder, so that the lines are labelled as a user's would
+be: ``runs/add3/seed_0`` to ``seed_2``. Writes ``results/plot_example.png``
+and, beside it, ``plot_example.json`` (provenance and each seed's last
+metrics, so that the picture can be checked against numbers).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import common  # noqa: E402
 
+WORKDIR = "runs/add3"
 SHOWN = (
     "epoch",
     "val_exact_accuracy",
@@ -46,15 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     flags = shlex.split(args.flags) + (["--config=tiny"] if args.tiny else [])
     out = pathlib.Path(args.out)
+    out = out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = pathlib.Path(tmp) / "run"
+        workdir = pathlib.Path(tmp) / WORKDIR
         train = [
             *("-m", "jaxadd.main", *flags, f"--num_seeds={args.num_seeds}"),
-            *(f"--workdir={workdir}", "--progress=none"),
+            *(f"--workdir={WORKDIR}", "--progress=none"),
         ]
-        plot = ["-m", "jaxadd.plot", str(workdir), f"--out={out}.png"]
+        plot = ["-m", "jaxadd.plot", WORKDIR, f"--out={out}.png"]
         for command in (train, plot):
-            subprocess.run([sys.executable, *command], check=True, cwd=common.ROOT)
+            subprocess.run([sys.executable, *command], check=True, cwd=tmp)
         last = {}
         for k in range(args.num_seeds):
             lines = (workdir / f"seed_{k}" / "metrics.jsonl").read_text().splitlines()
@@ -62,10 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             last[f"seed_{k}"] = {name: metrics.get(name) for name in SHOWN}
     report = {
         "provenance": common.provenance(None if argv is None else [__file__, *argv]),
-        "commands": [
-            shlex.join(["python", *train]).replace(str(workdir), "W"),
-            shlex.join(["python", *plot]).replace(str(workdir), "W"),
-        ],
+        "commands": [shlex.join(["python", *command]) for command in (train, plot)],
         "last_epoch": last,
     }
     common.write_json(out.with_suffix(".json"), report)

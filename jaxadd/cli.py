@@ -44,6 +44,29 @@ SIGNAL_NAMES = {
 # Held while a file of a workdir is being written; a signal waits for it.
 _WRITING = threading.RLock()
 
+# What a terminal shows below the program's lines while they last (a live
+# progress bar, which redraws itself): each is cleared before a last line,
+# so that the line stands alone on the screen instead of above a dead bar.
+_LIVE_DISPLAYS: list[Callable[[], None]] = []
+
+
+def add_live_display(clear: Callable[[], None]) -> None:
+    """``clear()`` will remove a live display before a failure's last line."""
+    _LIVE_DISPLAYS.append(clear)
+
+
+def remove_live_display(clear: Callable[[], None]) -> None:
+    """The display ``clear`` removes has gone by itself."""
+    with contextlib.suppress(ValueError):
+        _LIVE_DISPLAYS.remove(clear)
+
+
+def _clear_live_displays() -> None:
+    while _LIVE_DISPLAYS:
+        clear = _LIVE_DISPLAYS.pop()
+        with contextlib.suppress(Exception):  # a last line matters more
+            clear()
+
 
 class OutputError(RuntimeError):
     """Standard output cannot be written (a closed pipe, a full device)."""
@@ -135,6 +158,7 @@ def _stderr_line(line: str) -> None:
 
 def fail(prog: str, *messages: str) -> NoReturn:
     """One ``PROG: error: ...`` line per message, then exit code 1."""
+    _clear_live_displays()
     for message in messages:
         say(prog, "error", message)
     finish(EXIT_ERROR)
@@ -144,6 +168,7 @@ def crash(err: BaseException) -> NoReturn:
     """Prints the traceback of an unexpected error (a bug) and exits with 1."""
     import traceback
 
+    _clear_live_displays()
     with contextlib.suppress(OSError, ValueError, AttributeError):
         traceback.print_exception(err, file=error_stream())
     finish(EXIT_ERROR)
@@ -327,6 +352,7 @@ def _exit_on_signal(
     def on_signal(signum: int, frame: Any) -> None:
         del frame
         _WRITING.acquire()  # never released: the process ends here
+        _clear_live_displays()
         _stderr_line(f"{prog}: interrupted by {SIGNAL_NAMES[signum]}; {interrupted()}")
         finish(EXIT_SIGNAL[signum])
 

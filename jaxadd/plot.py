@@ -115,6 +115,7 @@ def draw(runs: list[tuple[str, list[dict]]], out: str) -> None:
 
     matplotlib.use("Agg")  # files only: no display is needed or wanted
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(2, len(_PANELS), figsize=(4 * len(_PANELS), 7))
     for row, (x_key, x_label) in enumerate(
@@ -129,6 +130,8 @@ def draw(runs: list[tuple[str, list[dict]]], out: str) -> None:
                     _line(ax, epochs, x_key, "val_loss", color, "--", None)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(x_label)
+            if x_key == "epoch":
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             if key == "train_loss":
                 ax.set_yscale("log")

@@ -174,9 +174,12 @@ class _RichBar:
         )
         self._task = self._progress.add_task("", total=total_steps, rate=0.0, loss=0.0)
         self._progress.start()
+        # Ctrl-C or a failure mid-epoch: the bar goes before the run's last line.
+        cli.add_live_display(self.close)
 
     def update(self, step: int, loss: float, rate: float) -> None:
         self._progress.update(self._task, completed=step, loss=loss, rate=rate)
 
     def close(self) -> None:
-        self._progress.stop()
+        cli.remove_live_display(self.close)
+        self._progress.stop()  # a second stop does nothing

@@ -373,5 +373,5 @@ def test_plot_example_tiny_draws_each_seed(tmp_path):
     report = json.loads(out.with_suffix(".json").read_text())
     assert_provenance(report, "experiments/plot_example.py --tiny")
     assert sorted(report["last_epoch"]) == ["seed_0", "seed_1"]
-    assert report["commands"][1] == f"python -m jaxadd.plot W --out={out}.png"
+    assert report["commands"][1] == f"python -m jaxadd.plot runs/add3 --out={out}.png"
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

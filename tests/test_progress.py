@@ -103,6 +103,26 @@ def test_the_bar_draws_and_goes(quiet):
     assert result["epochs_run"] == CONFIG.epochs and steps_shown.last_step == 16
 
 
+def test_a_last_line_clears_the_bar_first():
+    # Ctrl-C or a failure mid-epoch: the bar must not stay drawn under the
+    # program's last line (cli's signal handler and fail() clear it first).
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    steps_shown = progress.EpochProgress("bar", Terminal())
+    steps_shown.start(1, 100, 32)
+    steps_shown.update(1, 0.5)
+    live = steps_shown._bar._progress.live
+    assert live.is_started and cli._LIVE_DISPLAYS
+    cli._clear_live_displays()
+    assert not live.is_started and not cli._LIVE_DISPLAYS
+    steps_shown.finish()  # the epoch's own end after that is harmless
+    steps_shown.start(2, 100, 32)
+    steps_shown.finish()  # a bar that ends by itself leaves nothing to clear
+    assert not cli._LIVE_DISPLAYS
+
+
 def test_a_failed_line_is_raised_on_the_training_thread():
     class Closed(io.StringIO):
         def write(self, text):
