@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(common.RESULTS / "plot_example"))
     args = parser.parse_args(argv)
     flags = shlex.split(args.flags) + (["--config=tiny"] if args.tiny else [])
-    out = pathlib.Path(args.out)
-    out = out.resolve()
+    out = pathlib.Path(args.out).resolve()  # the runs' folder is a temporary cwd
     with tempfile.TemporaryDirectory() as tmp:
         workdir = pathlib.Path(tmp) / WORKDIR
         train = [
