@@ -143,8 +143,8 @@ def test_flags_override_the_recipe(tmp_path):
 
 @pytest.mark.parametrize(
     "digits, name",
-    [(1, "d1"), (2, "d2"), (3, "default"), (4, "d4"), (5, "d5")]
-    + [(6, "d10"), (9, "d10"), (10, "d10"), (18, "d10")],
+    [(1, "d1"), (2, "d2"), (3, "default"), (4, "d4"), (5, "d5"), (6, "d6")]
+    + [(7, "d10"), (9, "d10"), (10, "d10"), (18, "d10")],
 )
 def test_each_number_of_digits_follows_its_recipe(digits, name):
     config, line = configs.resolve(None, {"digits": digits})
