@@ -19,10 +19,19 @@ import importlib
 
 from jaxadd.config import Config
 
-NAMES = ("default", "keras_example", "d1", "d2", "d4", "d5", "d6", "d10", "tiny")
+NAMES = ("default", "keras_example", "d1", "d2", "d4", "d5", "d6", "d7", "d10", "tiny")
 
 # The recipe measured for each number of digits; "default" is the 3-digit one.
-_BY_DIGITS = {1: "d1", 2: "d2", 3: "default", 4: "d4", 5: "d5", 6: "d6", 10: "d10"}
+_BY_DIGITS = {
+    1: "d1",
+    2: "d2",
+    3: "default",
+    4: "d4",
+    5: "d5",
+    6: "d6",
+    7: "d7",
+    10: "d10",
+}
 
 
 def get(name: str) -> Config:
