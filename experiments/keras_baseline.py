@@ -52,7 +52,7 @@ def main() -> None:
         "--serve", action="store_true", help="time one epoch per line on stdin"
     )
     args = parser.parse_args()
-    config = common.config_from_args(args, Config(batch_size=32))
+    config = common.config_from_args(args, Config(batch_size=32, hidden_size=128))
     args.digits, args.batch_size = config.digits, config.batch_size
     args.hidden_size = config.hidden_size
 

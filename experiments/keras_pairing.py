@@ -185,7 +185,7 @@ def serve_epochs(digits: int, batch_size: int, examples: int) -> None:
     """
     split = common.keras_comparison_problems(digits, examples, batch_size)
     rows = min(examples, len(split.queries)) // batch_size * batch_size
-    config = Config(digits=digits, batch_size=batch_size)
+    config = Config(digits=digits, batch_size=batch_size, hidden_size=128)  # Keras's
     timed_epoch, _ = common.epoch_timer(
         config, jnp.asarray(split.queries[:rows]), jnp.asarray(split.answers[:rows])
     )
@@ -300,7 +300,7 @@ def keras_comparison(
             else:
                 servers["split_cpu"] = ours
         try:
-            config = Config(digits=digits, batch_size=batch_size)
+            config = Config(digits=digits, batch_size=batch_size, hidden_size=128)
             rounds = (1 if tiny else 2) * (1 + len(servers))
             rates, counts = paired_comparison(config, split, servers, rounds)
             results = []

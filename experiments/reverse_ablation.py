@@ -60,6 +60,7 @@ DEFAULT_DIGITS = [3, 5, 10]
 # The script's own recipe, where no --config is given: the Keras example's
 # training, with an epoch budget long enough to reach the target.
 BASE = Config(
+    hidden_size=128,
     batch_size=32,
     learning_rate=1e-3,
     lr_schedule="constant",

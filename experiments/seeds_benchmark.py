@@ -9,8 +9,8 @@ exit, so start-up, imports, data, compilation, every epoch with its scoring and
 the checkpoints all count: what a user waits for. The sequential side runs
 seeds ``0..max(N)-1`` once each; its wall for N is the sum of the first N.
 The one-program side runs ``--num_seeds=N --seed=0``. Both train the same
-seeds for the same epochs (the bare command: the 3-digit default recipe, 4
-epochs); the script also reports how far each seed's final exact match is
+seeds for the same epochs (the bare command: the 3-digit default recipe and
+its epochs); the script also reports how far each seed's final exact match is
 from its single run's.
 
 Writes ``results/seeds_benchmark.json`` and ``results/seeds_benchmark.md``

@@ -297,12 +297,13 @@ def test_table_rows_are_the_settings_they_were_before_the_recipes():
     from experiments import reproduce_table
 
     keras = {"reverse_answer": False, "batch_size": 32, "learning_rate": 1e-3}
+    keras["hidden_size"] = 128
     keras["lr_schedule"] = "constant"
     common_fields = {"target_accuracy": 0.99, "target_on": "held_out"}
     common_fields["num_samples"] = 0
     best = {
         2: {"batch_size": 32, "learning_rate": 5e-3, "epochs": 40},
-        3: {},
+        3: {"learning_rate": 1e-2},
         4: {"batch_size": 128, "learning_rate": 1e-2, "epochs": 4},
         5: {"batch_size": 128, "learning_rate": 1e-2, "epochs": 8},
         10: {
@@ -326,7 +327,11 @@ def test_table_rows_are_the_settings_they_were_before_the_recipes():
     )
     for d in (2, 3, 4, 5):
         expected[f"best-d{d}"] = Config(
-            digits=d, training_size=sizes[d], **best[d], **common_fields
+            digits=d,
+            training_size=sizes[d],
+            hidden_size=128,
+            **best[d],
+            **common_fields,
         )
     for d in (2, 3):
         expected[f"noreverse-d{d}"] = dataclasses.replace(

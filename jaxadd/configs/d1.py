@@ -18,6 +18,7 @@ def get_config() -> Config:
     return Config(
         digits=1,
         training_size=55,
+        hidden_size=128,
         batch_size=5,
         learning_rate=1e-2,
         epochs=60,

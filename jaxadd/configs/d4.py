@@ -18,6 +18,7 @@ def get_config() -> Config:
     return Config(
         digits=4,
         training_size=400_000,
+        hidden_size=128,
         batch_size=128,
         learning_rate=1e-2,
         epochs=3,

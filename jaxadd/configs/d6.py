@@ -19,6 +19,7 @@ def get_config() -> Config:
     return Config(
         digits=6,
         training_size=700_000,
+        hidden_size=128,
         batch_size=128,
         learning_rate=1e-2,
         epochs=5,

@@ -14,6 +14,7 @@ def get_config() -> Config:
     return Config(
         digits=7,
         training_size=1_000_000,
+        hidden_size=128,
         batch_size=128,
         learning_rate=1e-2,
         epochs=6,
