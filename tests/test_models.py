@@ -13,10 +13,16 @@ def test_parameter_count_matches_the_keras_model():
     assert models.count_params(params) == 205_324
 
 
-def test_each_extra_decoder_layer_adds_one_lstm():
-    one = models.count_params(train.init_params(Config(num_layers=1)))
-    two = models.count_params(train.init_params(Config(num_layers=2)))
-    assert two - one == 4 * (128 * 128 + 128 * 128 + 128)
+@pytest.mark.parametrize("width", [32, 96])
+def test_each_extra_decoder_layer_adds_one_lstm(width):
+    one = models.count_params(
+        train.init_params(Config(hidden_size=width, num_layers=1))
+    )
+    two = models.count_params(
+        train.init_params(Config(hidden_size=width, num_layers=2))
+    )
+    # 4 gates, each with an input kernel, a recurrent kernel and a bias.
+    assert two - one == 4 * (width * width + width * width + width)
 
 
 @pytest.mark.parametrize("digits,num_layers", [(2, 1), (5, 3)])

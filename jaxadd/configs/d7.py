@@ -4,7 +4,12 @@ with about 1.7x its examples.
 
     python -m jaxadd.main --config=d7 --workdir=runs/add7    # or --digits=7
 
-Measured: see ``experiments/results/digits_defaults_d7.md``.
+Not robust. Measured (``experiments/results/digits_defaults_d7.md``, seeds 0,
+1 and 2, 2-core development CPU, 895 to 941 s each): 98.92%, 68.33% and 99.47%
+exact match on uniform-10k, 96.5%, 93.0% and 97.5% on the longest carry chains,
+14 to 17 edge cases of 21 to 26 right (``1+9999999`` and ``0+9999999``
+wrong for every seed). Like ``d6`` it learns late (seed 0: 8.3% uniform after
+3 epochs, 98.4% after 5), and seed 1 had not caught up when the rate ran out.
 """
 
 from jaxadd.config import Config
