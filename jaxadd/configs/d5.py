@@ -1,5 +1,5 @@
 """Five digits: 550,000 problems, operands uniform with a fifth drawn the Keras
-way (short ones), batch 128, Adam 1e-2 decayed over 4 epochs.
+way (short ones), batch 128, Adam 1e-2 decayed over 3 epochs.
 
     python -m jaxadd.main --config=d5 --workdir=runs/add5    # or --digits=5
 
@@ -22,7 +22,7 @@ def get_config() -> Config:
         hidden_size=128,
         batch_size=128,
         learning_rate=1e-2,
-        epochs=4,
+        epochs=3,
         sampling="uniform",
         keras_fraction=0.2,
     )
