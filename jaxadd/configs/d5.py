@@ -3,13 +3,13 @@ way (short ones), batch 128, Adam 1e-2 decayed over 3 epochs.
 
     python -m jaxadd.main --config=d5 --workdir=runs/add5    # or --digits=5
 
-Measured (``experiments/results/digits_defaults_d5_4_epochs.md``, seeds 0, 1
-and 2, 2-core development CPU): 99.98% to 99.99% exact match on uniform-10k,
-99.8% to 99.9% on the longest carry chains, 14 of 15 to 16 of 17 edge cases
-(``1+99999`` or ``0+99999`` wrong), in 156 to 170 s. The earlier settings
-(Keras sampling, stopped at 99% held-out after 4 epochs), rerun the same
-session: 156.5 s, 96.67% uniform, 82.6% longest chains. With 5 epochs
-(``digits_defaults.md``, another session) it scored 99.99% to 100% uniform.
+Measured (``experiments/results/digits_defaults_d4_d5.md``, seeds 0, 1 and
+2, 2-core development CPU): 99.82% to 99.91% exact match on uniform-10k,
+99.3% to 99.8% on the longest carry chains, 12 of 15 to 14 of 17 edge cases
+(``1+99999`` and ``1+9999`` wrong), in 124 to 129 s. The earlier settings
+(Keras sampling, stopped at 99% held-out), rerun the same session: 208.1 s
+(5 epochs), 99.48% uniform. With 4 epochs (``digits_defaults_d5_4_epochs.md``)
+it scored 99.98% to 99.99% uniform, in 1.00-1.09x that session's rerun.
 """
 
 from jaxadd.config import Config
