@@ -91,7 +91,8 @@ class Config:
         "The first N epochs follow the combined length curriculum of Zaremba & "
         "Sutskever: half of each batch from the problems whose longer operand "
         "has at most ceil(digits*e/(N+1)) digits in epoch e, half from all; "
-        "needs --sampling=keras; 0 is off.",
+        "needs --sampling=keras, or uniform with a --keras_fraction to draw "
+        "the short ones from; 0 is off.",
     )
     batch_size: int = _setting(64, "Examples per step, over all devices.")
     hidden_size: int = _setting(96, "Width of every LSTM.")
@@ -222,12 +223,14 @@ class Config:
                 f"curriculum_epochs must be in 0..epochs ({self.epochs}), "
                 f"got {self.curriculum_epochs}"
             )
-        if self.curriculum_epochs and self.sampling != "keras":
+        if self.curriculum_epochs and not (
+            self.sampling == "keras" or self.keras_fraction > 0
+        ):
             # Uniform operands are almost all full length: the easy half of a
             # batch would cycle through a handful of short problems.
             raise ValueError(
-                "curriculum_epochs needs --sampling=keras (uniform sampling has "
-                "almost no short operands to start from)"
+                "curriculum_epochs needs --sampling=keras or a --keras_fraction "
+                "(uniform sampling has almost no short operands to start from)"
             )
         if self.batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {self.batch_size}")

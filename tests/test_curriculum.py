@@ -114,10 +114,37 @@ def test_validate_refuses_curriculum_epochs_out_of_range(curriculum_epochs):
         config.validate()
 
 
-def test_validate_refuses_curriculum_with_uniform_sampling():
+def test_validate_refuses_curriculum_with_uniform_sampling_alone():
     config = dataclasses.replace(CURRICULUM, sampling="uniform")
-    with pytest.raises(ValueError, match="needs --sampling=keras"):
+    with pytest.raises(ValueError, match="needs --sampling=keras or a --keras_frac"):
         config.validate()
+
+
+def test_a_keras_share_gives_a_uniform_curriculum_its_short_problems():
+    # 5 digits: uniform operands have at most 2 digits once in 10**3 problems,
+    # so the easy half of epoch 1 (level 2) comes from the keras share.
+    config = dataclasses.replace(
+        CURRICULUM,
+        digits=5,
+        training_size=4_000,
+        curriculum_epochs=2,
+        epochs=3,
+        sampling="uniform",
+        keras_fraction=0.25,
+    )
+    config.validate()
+    split, _ = train.make_splits(config)
+    lengths = data.longer_operand_length(split.a, split.b)
+    level = train.curriculum_level(config.digits, config.curriculum_epochs, 1)
+    assert level == 2
+    short = np.flatnonzero(lengths <= level)
+    assert 0 < len(short) < len(lengths) // 20
+    order = order_for(0, lengths, level, num_steps=20, batch_size=64)
+    # Every easy row is short, and the 640 easy slots reach every short problem
+    # (no fallback to all problems), while the other half is mostly long.
+    assert (lengths[order[:, :32]] <= level).all()
+    assert set(order[:, :32].ravel()) == set(short)
+    assert (lengths[order[:, 32:]] == config.digits).mean() > 0.5
 
 
 @pytest.fixture(scope="module")
