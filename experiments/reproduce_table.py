@@ -296,8 +296,7 @@ def render(
     )
     text = (
         "# The Keras example's table over seeds, scored on full-length problems\n\n"
-        f"{common.provenance_line(provenance)}\n\n"
-        f"Machine: {common.machine_line(info)}. Made by "
+        f"{common.provenance_line(provenance)}\n\n" + rows_provenance(rows) + "Made by "
         "`python experiments/reproduce_table.py`. Each row trains seeds "
         f"{seeds_text or '-'} as one `--num_seeds` program, each seed until its "
         "held-out exact match reaches 99% (then frozen) or the epochs run out; "
@@ -327,6 +326,21 @@ def render(
         },
     )
     draw_curves(rows, out_dir / "curves.png")
+
+
+def rows_provenance(rows: list[dict]) -> str:
+    """Where each row ran: rows come from separate invocations, maybe machines.
+
+    One Markdown bullet per provenance (commit, date, command, machine) naming
+    its rows; the header's line is only that of the invocation that drew the
+    table.
+    """
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        line = common.provenance_line(r["provenance"]).removeprefix("Provenance: ")
+        groups.setdefault(line, []).append(f"`{r['name']}`")
+    bullets = [f"- {', '.join(names)}: {line}" for line, names in groups.items()]
+    return "Rows, by the run that made them:\n\n" + "\n".join(bullets) + "\n\n"
 
 
 def draw_curves(rows: list[dict], path: pathlib.Path) -> None:

@@ -162,6 +162,8 @@ def test_table_tiny_writes_table_and_curves(tmp_path):
     assert row["over_seeds"]["uniform-10k"]["min"] == min(uniform)
     text = (tmp_path / "table.md").read_text()
     assert "tiny-norev" in text and "Provenance: commit" in text
+    # Each row names the run that made it (rows may come from other machines).
+    assert f"- `tiny-norev`: commit `{table['provenance']['commit']}`" in text
     assert "Not yet run over seeds: `tiny-rev`" in text
     assert (tmp_path / "curves.png").stat().st_size > 1000
 
