@@ -22,7 +22,10 @@ trained on: uniform-10k (10,000 problems with operands uniform in
 through every column, because the held-out split's operands are mostly short.
 
 Each finished row is saved to ``results/table_seed_runs/<name>.json`` at once,
-so a long session can be split over several invocations; the table
+so a long session can be split over several invocations; with ``--workdir=DIR``
+each row also checkpoints every epoch to ``DIR/<name>/seed_K/`` and prints its
+epochs, so a row longer than a session (``best-d10``, about two hours on a
+2-core CPU) resumes where a killed invocation left it; the table
 (``results/table.md`` and ``table.json``) and ``results/curves.png`` are redrawn
 from every saved row after each one. ``results/table_one_seed.*`` is the table
 this script made before, one seed per row.
@@ -34,6 +37,7 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import re
 import statistics
 import sys
 import time
@@ -155,11 +159,33 @@ def train_exact_accuracy(config: Config, eval_chunk, params) -> float:
     return train.evaluate_split(eval_chunk, params, subset)["exact_accuracy"]
 
 
-def run_row(name: str, config: Config, num_seeds: int, first_seed: int) -> dict:
-    """Trains ``num_seeds`` seeds of ``config`` in one program and scores each."""
+def run_row(
+    name: str,
+    config: Config,
+    num_seeds: int,
+    first_seed: int,
+    workdir: pathlib.Path | None = None,
+) -> dict:
+    """Trains ``num_seeds`` seeds of ``config`` in one program and scores each.
+
+    With ``workdir``, the seeds checkpoint to ``workdir/name`` and resume from
+    it; ``resumed_after_epoch`` then says where this invocation began, and
+    ``wall_sec`` counts only this invocation's time.
+    """
     sweep = dataclasses.replace(config, seed=first_seed, num_seeds=num_seeds)
+    resumed: list[int] = []
+
+    def log(line: str) -> None:
+        found = re.match(r"seed \d+: resumed after epoch (\d+)", line)
+        if found:
+            resumed.append(int(found.group(1)))
+        if workdir is not None:
+            print(f"  {line}", flush=True)
+
     start = time.perf_counter()
-    result = seeds.train_and_evaluate(sweep, log=lambda line: None)
+    result = seeds.train_and_evaluate(
+        sweep, workdir=None if workdir is None else str(workdir / name), log=log
+    )
     wall = time.perf_counter() - start
     eval_chunk = train.make_eval_fn(train.make_model(config))
     per_seed = []
@@ -189,6 +215,7 @@ def run_row(name: str, config: Config, num_seeds: int, first_seed: int) -> dict:
         "num_seeds": num_seeds,
         "first_seed": first_seed,
         "wall_sec": wall,
+        "resumed_after_epoch": min(resumed) if resumed else None,
         "compile_sec": result["compile_sec"],
         "data_sec": result["data_sec"],
         "seeds": per_seed,
@@ -263,7 +290,7 @@ def render(
                 f"{r['config']['training_size']:,}",
                 describe(Config.from_dict(r["config"])),
                 f"{summary['reached_99_held_out']} of {n} ({epochs})",
-                f"{r['wall_sec']:.1f}",
+                wall_text(r),
                 mean_min(summary["held-out"]),
                 mean_min(summary["uniform-10k"]),
                 mean_min(summary["longest chain"]),
@@ -326,6 +353,13 @@ def render(
         },
     )
     draw_curves(rows, out_dir / "curves.png")
+
+
+def wall_text(row: dict) -> str:
+    """The row's wall time, marked where the run resumed from a checkpoint."""
+    resumed = row.get("resumed_after_epoch")
+    wall = f"{row['wall_sec']:.1f}"
+    return wall if resumed is None else f"{wall} (after resuming at epoch {resumed})"
 
 
 def rows_provenance(rows: list[dict]) -> str:
@@ -392,6 +426,11 @@ def main() -> None:
     parser.add_argument("--render_only", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--out_dir", default=str(common.RESULTS))
+    parser.add_argument(
+        "--workdir",
+        default="",
+        help="checkpoint each row to WORKDIR/<row> and resume it from there",
+    )
     args = parser.parse_args()
 
     out_dir = pathlib.Path(args.out_dir)
@@ -413,7 +452,8 @@ def main() -> None:
             if wanted and not any(part in name for part in wanted):
                 continue
             print(f"{name}: {describe(config)}", flush=True)
-            record = run_row(name, config, args.num_seeds, args.seed)
+            workdir = pathlib.Path(args.workdir) if args.workdir else None
+            record = run_row(name, config, args.num_seeds, args.seed, workdir)
             record["provenance"] = provenance
             record["machine"] = info
             common.write_json(runs_dir / f"{name}.json", record)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,28 @@ def test_table_tiny_writes_table_and_curves(tmp_path):
     assert f"- `tiny-norev`: commit `{table['provenance']['commit']}`" in text
     assert "Not yet run over seeds: `tiny-rev`" in text
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_table_row_with_a_workdir_resumes_from_its_checkpoints(tmp_path):
+    args = ("--tiny", "--num_seeds=2", "--rows=norev", f"--out_dir={tmp_path}")
+    workdir = f"--workdir={tmp_path / 'runs'}"
+    first = run_script("experiments/reproduce_table.py", *args, workdir)
+    row_path = tmp_path / "table_seed_runs" / "tiny-norev.json"
+    trained = json.loads(row_path.read_text())
+    assert trained["resumed_after_epoch"] is None
+    # Each seed is an ordinary workdir, and the row prints its epochs.
+    assert (tmp_path / "runs" / "tiny-norev" / "seed_1" / "metrics.jsonl").exists()
+    assert re.search(r"seed 1: epoch +2 ", first.stdout)
+    # A second invocation finds every seed's last checkpoint: nothing retrains,
+    # and the scores are those of the same parameters.
+    run_script("experiments/reproduce_table.py", *args, workdir)
+    resumed = json.loads(row_path.read_text())
+    assert resumed["resumed_after_epoch"] == 2
+    for before, after in zip(trained["seeds"], resumed["seeds"]):
+        assert after["history"] == before["history"]
+        assert after["uniform_10k"] == before["uniform_10k"]
+        assert after["train_exact_accuracy"] == before["train_exact_accuracy"]
+    assert "(after resuming at epoch 2)" in (tmp_path / "table.md").read_text()
 
 
 def test_long_addition_tiny_writes_table_and_curves(tmp_path):
