@@ -45,7 +45,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import common  # noqa: E402
-from jaxadd import data, seeds, train  # noqa: E402
+from jaxadd import data, devices, seeds, train  # noqa: E402
 from jaxadd.config import KERAS_TRAINING, Config  # noqa: E402
 
 RUNS_DIR = "table_seed_runs"
@@ -433,13 +433,22 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    rows = tiny_rows() if args.tiny else all_rows()
+    # As jaxadd.main does for --num_seeds: on a CPU, a device per seed (before
+    # anything touches the backend). Rows run before 2026-12-06 had one.
+    smallest_batch = min(config.batch_size for config in rows.values())
+    error = devices.split_cpu(
+        devices.cpu_devices_for(None, args.num_seeds, smallest_batch, False),
+        smallest_batch,
+    )
+    if error:
+        parser.error(error)
     out_dir = pathlib.Path(args.out_dir)
     runs_dir = out_dir / RUNS_DIR
     runs_dir.mkdir(parents=True, exist_ok=True)
     # Of this invocation; a row run by an earlier one keeps its own.
     provenance = common.provenance()
     info = common.machine_info()
-    rows = tiny_rows() if args.tiny else all_rows()
 
     def redraw() -> None:
         saved = _saved(runs_dir, rows)

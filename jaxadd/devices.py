@@ -37,6 +37,24 @@ def split_cpu(count: int | None, batch_size: int) -> str | None:
     return None
 
 
+def cpu_devices_for(
+    cpu_devices: int | None, num_seeds: int, batch_size: int, multi_host: bool
+) -> int | None:
+    """``--cpu_devices`` as given, or, unset, one CPU device per seed of a sweep.
+
+    A seed sweep on one CPU device runs its seeds' steps as batched matmuls,
+    which XLA's CPU backend keeps on one core: 4 seeds of the 3-digit default
+    took 63 s there and 35 s on 4 CPU devices, where each device runs one
+    seed's step on a thread of its own (results/seeds_benchmark.md). A count
+    given wins; multi-host runs, and single runs, keep JAX's default; more
+    seeds than rows in a batch get a device per row (``split_cpu``'s limit).
+    GPU and TPU runs ignore it, as they ignore ``--cpu_devices``.
+    """
+    if cpu_devices is not None or num_seeds == 1 or multi_host:
+        return cpu_devices
+    return min(num_seeds, batch_size)
+
+
 def start_distributed(
     coordinator_address: str | None,
     num_processes: int | None,

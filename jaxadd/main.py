@@ -92,7 +92,9 @@ flags.DEFINE_integer(
     None,
     "Where the CPU is JAX's backend: split it into this many devices, which "
     "train on their shares of every batch in parallel (one per core is "
-    "fastest on the 2-core development machine). Unset: JAX's default, one.",
+    "fastest on the 2-core development machine). Unset: JAX's default, one; "
+    "with --num_seeds, one per seed, each training its seed on a thread of its "
+    "own.",
 )
 flags.DEFINE_float(
     "distributed_timeout",
@@ -139,7 +141,14 @@ def main(argv: list[str]) -> None:
     if workdir is not None and not workdir.strip():
         cli.fail(PROG, "--workdir is empty: name a directory, or leave the flag out")
 
-    error = devices.split_cpu(FLAGS.cpu_devices, config.batch_size)
+    multi_host = FLAGS.distributed or any(
+        FLAGS[name].value is not None
+        for name in ("coordinator_address", "num_processes", "process_id")
+    )
+    cpu_devices = devices.cpu_devices_for(
+        FLAGS.cpu_devices, config.num_seeds, config.batch_size, multi_host
+    )
+    error = devices.split_cpu(cpu_devices, config.batch_size)
     if error is None:
         error = devices.start_distributed(
             FLAGS.coordinator_address,

@@ -252,3 +252,28 @@ def test_a_killed_sweep_resumes_to_the_same_metrics_and_parameters(tmp_path):
         assert epoch == ref_epoch == 6
         for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(ref_state)):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU devices only")
+def test_a_sweep_on_a_cpu_gives_each_seed_a_device_unless_told(tmp_path):
+    # One CPU device per seed is the default (jaxadd.devices.cpu_devices_for);
+    # --cpu_devices given wins. config.json records the devices each seed saw.
+    for extra, count in (([], 2), (["--cpu_devices=1"], 1)):
+        workdir = tmp_path / f"devices_{count}"
+        command = [*_command(workdir), "--epochs=1", *extra]
+        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT)
+        assert done.returncode == 0, done.stderr
+        for k in range(2):
+            info = json.loads((workdir / f"seed_{k}" / "config.json").read_text())
+            assert len(info["devices"]) == count
+
+
+def test_cpu_devices_follow_the_seeds_unless_given_or_multi_host():
+    from jaxadd import devices
+
+    assert devices.cpu_devices_for(None, 1, 64, multi_host=False) is None
+    assert devices.cpu_devices_for(None, 4, 64, multi_host=False) == 4
+    assert devices.cpu_devices_for(2, 4, 64, multi_host=False) == 2
+    # No more devices than rows in a batch (split_cpu refuses more).
+    assert devices.cpu_devices_for(None, 8, 4, multi_host=False) == 4
+    assert devices.cpu_devices_for(None, 4, 64, multi_host=True) is None
