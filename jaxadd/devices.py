@@ -7,7 +7,9 @@ calls them first; each returns a one-line error, or ``None``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
+from collections.abc import Mapping
 
 from jaxadd import cli
 
@@ -38,19 +40,28 @@ def split_cpu(count: int | None, batch_size: int) -> str | None:
 
 
 def cpu_devices_for(
-    cpu_devices: int | None, num_seeds: int, batch_size: int, multi_host: bool
+    cpu_devices: int | None,
+    num_seeds: int,
+    batch_size: int,
+    multi_host: bool,
+    environ: Mapping[str, str] = os.environ,
 ) -> int | None:
     """``--cpu_devices`` as given, or, unset, one CPU device per seed of a sweep.
 
     A seed sweep on one CPU device runs its seeds' steps as batched matmuls,
     which XLA's CPU backend keeps on one core: 4 seeds of the 3-digit default
-    took 63 s there and 35 s on 4 CPU devices, where each device runs one
+    took 55 s there and 31 s on 4 CPU devices, where each device runs one
     seed's step on a thread of its own (results/seeds_benchmark.md). A count
-    given wins; multi-host runs, and single runs, keep JAX's default; more
-    seeds than rows in a batch get a device per row (``split_cpu``'s limit).
-    GPU and TPU runs ignore it, as they ignore ``--cpu_devices``.
+    given wins, as does one set in the environment (``JAX_NUM_CPU_DEVICES``,
+    or ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``); single
+    runs and multi-host runs keep JAX's default; more seeds than rows in a
+    batch get a device per row (``split_cpu``'s limit). GPU and TPU runs
+    ignore it, as they ignore ``--cpu_devices``.
     """
-    if cpu_devices is not None or num_seeds == 1 or multi_host:
+    set_by_environment = "JAX_NUM_CPU_DEVICES" in environ or (
+        "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
+    )
+    if cpu_devices is not None or num_seeds == 1 or multi_host or set_by_environment:
         return cpu_devices
     return min(num_seeds, batch_size)
 

@@ -94,7 +94,7 @@ flags.DEFINE_integer(
     "train on their shares of every batch in parallel (one per core is "
     "fastest on the 2-core development machine). Unset: JAX's default, one; "
     "with --num_seeds, one per seed, each training its seed on a thread of its "
-    "own.",
+    "own (unless JAX_NUM_CPU_DEVICES or XLA_FLAGS sets a count).",
 )
 flags.DEFINE_float(
     "distributed_timeout",

@@ -253,6 +253,9 @@ def test_seeds_benchmark_tiny_compares_one_program_with_sequential_runs(tmp_path
         assert p["ratio"] == pytest.approx(p["wall_sec"] / p["sequential_wall_sec"])
         assert 0 <= p["largest_exact_match_difference"] <= 1
         assert len(p["per_seed"]) == p["num_seeds"]
+    # Two seeds also run on one CPU device, the layout before a device per seed.
+    assert programs[0]["one_device_wall_sec"] is None
+    assert programs[1]["one_device_wall_sec"] > 0
     assert "N sequential runs" in out.with_suffix(".md").read_text()
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import pathlib
 import signal
 import subprocess
@@ -261,7 +262,13 @@ def test_a_sweep_on_a_cpu_gives_each_seed_a_device_unless_told(tmp_path):
     for extra, count in (([], 2), (["--cpu_devices=1"], 1)):
         workdir = tmp_path / f"devices_{count}"
         command = [*_command(workdir), "--epochs=1", *extra]
-        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT)
+        # Without a count of the caller's: that would be kept (next test).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")
+        }
+        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT, env=env)
         assert done.returncode == 0, done.stderr
         for k in range(2):
             info = json.loads((workdir / f"seed_{k}" / "config.json").read_text())
@@ -271,9 +278,19 @@ def test_a_sweep_on_a_cpu_gives_each_seed_a_device_unless_told(tmp_path):
 def test_cpu_devices_follow_the_seeds_unless_given_or_multi_host():
     from jaxadd import devices
 
-    assert devices.cpu_devices_for(None, 1, 64, multi_host=False) is None
-    assert devices.cpu_devices_for(None, 4, 64, multi_host=False) == 4
-    assert devices.cpu_devices_for(2, 4, 64, multi_host=False) == 2
+    def count(cpu_devices, num_seeds, batch_size=64, multi_host=False, environ=None):
+        return devices.cpu_devices_for(
+            cpu_devices, num_seeds, batch_size, multi_host, environ or {}
+        )
+
+    assert count(None, 1) is None
+    assert count(None, 4) == 4
+    assert count(2, 4) == 2
     # No more devices than rows in a batch (split_cpu refuses more).
-    assert devices.cpu_devices_for(None, 8, 4, multi_host=False) == 4
-    assert devices.cpu_devices_for(None, 4, 64, multi_host=True) is None
+    assert count(None, 8, batch_size=4) == 4
+    assert count(None, 4, multi_host=True) is None
+    # A count the environment sets is the user's too.
+    assert count(None, 4, environ={"JAX_NUM_CPU_DEVICES": "8"}) is None
+    flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert count(None, 4, environ=flags) is None
+    assert count(None, 4, environ={"XLA_FLAGS": "--xla_cpu_enable_fast_math"}) == 4
