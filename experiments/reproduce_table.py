@@ -435,7 +435,8 @@ def main() -> None:
 
     rows = tiny_rows() if args.tiny else all_rows()
     # As jaxadd.main does for --num_seeds: on a CPU, a device per seed (before
-    # anything touches the backend). Rows run before 2026-12-06 had one.
+    # anything touches the backend). Rows run before commit d50f587 had one
+    # device for all seeds; each row's provenance line gives its device count.
     smallest_batch = min(config.batch_size for config in rows.values())
     error = devices.split_cpu(
         devices.cpu_devices_for(None, args.num_seeds, smallest_batch, False),

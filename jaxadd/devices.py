@@ -48,10 +48,11 @@ def cpu_devices_for(
 ) -> int | None:
     """``--cpu_devices`` as given, or, unset, one CPU device per seed of a sweep.
 
-    A seed sweep on one CPU device runs its seeds' steps as batched matmuls,
-    which XLA's CPU backend keeps on one core: 4 seeds of the 3-digit default
-    took 55 s there and 31 s on 4 CPU devices, where each device runs one
-    seed's step on a thread of its own (results/seeds_benchmark.md). A count
+    On one CPU device a seed sweep's steps are one batched program, and the
+    seeds together train about as many examples a second as one run; on a
+    device each, each seed's step runs on a thread of its own, side by side:
+    4 seeds of the 3-digit default took 55 s on one device and 31 s on four
+    (results/seeds_benchmark.md). A count
     given wins, as does one set in the environment (``JAX_NUM_CPU_DEVICES``,
     or ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``); single
     runs and multi-host runs keep JAX's default; more seeds than rows in a
