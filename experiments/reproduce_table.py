@@ -457,12 +457,12 @@ def main() -> None:
         render(saved, missing, info, out_dir, provenance)
 
     wanted = [part for part in args.rows.split(",") if part]
+    workdir = pathlib.Path(args.workdir) if args.workdir else None
     if not args.render_only:
         for name, config in rows.items():
             if wanted and not any(part in name for part in wanted):
                 continue
             print(f"{name}: {describe(config)}", flush=True)
-            workdir = pathlib.Path(args.workdir) if args.workdir else None
             record = run_row(name, config, args.num_seeds, args.seed, workdir)
             record["provenance"] = provenance
             record["machine"] = info

@@ -52,12 +52,12 @@ def cpu_devices_for(
     seeds together train about as many examples a second as one run; on a
     device each, each seed's step runs on a thread of its own, side by side:
     4 seeds of the 3-digit default took 55 s on one device and 31 s on four
-    (results/seeds_benchmark.md). A count
-    given wins, as does one set in the environment (``JAX_NUM_CPU_DEVICES``,
-    or ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``); single
-    runs and multi-host runs keep JAX's default; more seeds than rows in a
-    batch get a device per row (``split_cpu``'s limit). GPU and TPU runs
-    ignore it, as they ignore ``--cpu_devices``.
+    (results/seeds_benchmark.md). A count given wins, as does one set in the
+    environment (``JAX_NUM_CPU_DEVICES``, or
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``); single runs
+    and multi-host runs keep JAX's default; more seeds than rows in a batch
+    get a device per row (``split_cpu``'s limit). GPU and TPU runs ignore it,
+    as they ignore ``--cpu_devices``.
     """
     set_by_environment = "JAX_NUM_CPU_DEVICES" in environ or (
         "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
@@ -65,6 +65,17 @@ def cpu_devices_for(
     if cpu_devices is not None or num_seeds == 1 or multi_host or set_by_environment:
         return cpu_devices
     return min(num_seeds, batch_size)
+
+
+def multi_host_asked(
+    coordinator_address: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    detect: bool,
+) -> bool:
+    """Whether the flags ask for a multi-process run (``start_distributed``)."""
+    given = (coordinator_address, num_processes, process_id)
+    return detect or any(v is not None for v in given)
 
 
 def start_distributed(
@@ -91,7 +102,7 @@ def start_distributed(
         "num_processes": num_processes,
         "process_id": process_id,
     }
-    if not detect and all(v is None for v in given.values()):
+    if not multi_host_asked(**given, detect=detect):
         return None
     error = check_distributed_flags(**given, timeout=timeout)
     if error:

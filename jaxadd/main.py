@@ -141,9 +141,11 @@ def main(argv: list[str]) -> None:
     if workdir is not None and not workdir.strip():
         cli.fail(PROG, "--workdir is empty: name a directory, or leave the flag out")
 
-    multi_host = FLAGS.distributed or any(
-        FLAGS[name].value is not None
-        for name in ("coordinator_address", "num_processes", "process_id")
+    multi_host = devices.multi_host_asked(
+        FLAGS.coordinator_address,
+        FLAGS.num_processes,
+        FLAGS.process_id,
+        FLAGS.distributed,
     )
     cpu_devices = devices.cpu_devices_for(
         FLAGS.cpu_devices, config.num_seeds, config.batch_size, multi_host
