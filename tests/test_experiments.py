@@ -408,3 +408,22 @@ def test_plot_example_tiny_draws_each_seed(tmp_path):
     assert sorted(report["last_epoch"]) == ["seed_0", "seed_1"]
     assert report["commands"][1] == f"python -m jaxadd.plot runs/add3 --out={out}.png"
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_recipe_speed_tiny_times_each_variant_against_one_peak(tmp_path):
+    out = tmp_path / "speed"
+    run_script("experiments/recipe_speed.py", "--tiny", f"--out={out}")
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert_provenance(report, "experiments/recipe_speed.py --tiny")
+    variants = [
+        (r["batch_size"], r["lstm_backward"], r["devices"]) for r in report["rows"]
+    ]
+    assert variants == [(16, "manual", 1), (16, "autodiff", 1), (16, "manual", 2)]
+    for row in report["rows"]:
+        assert row["examples_per_sec"] > 0
+        assert row["mfu"] == pytest.approx(
+            row["straightforward_flops_per_example"]
+            * row["examples_per_sec"]
+            / report["matmul_peak_flops"]
+        )
+    assert "| 16 | autodiff | 1 |" in out.with_suffix(".md").read_text()
