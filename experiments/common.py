@@ -19,6 +19,8 @@ import typing
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from jaxadd import configs, data
 from jaxadd.config import Config
 
@@ -356,16 +358,20 @@ def full_length_scores(config: Config, params) -> dict:
     from jaxadd import evaluate
 
     train_a, train_b = evaluate.training_problems(config)
-    buckets = evaluate.uniform_10k_suite(config.digits, train_a, train_b)
-    buckets.append(
-        evaluate.carry_chain_bucket(
-            config.digits, config.digits, LONGEST_CHAIN_SIZE, 0, train_a, train_b
-        )
+    uniform, edge_bucket = evaluate.uniform_10k_suite(config.digits, train_a, train_b)
+    chain_bucket = evaluate.carry_chain_bucket(
+        config.digits, config.digits, LONGEST_CHAIN_SIZE, 0, train_a, train_b
     )
-    report = evaluate.score_buckets(config, params, buckets)
+    report = evaluate.score_buckets(config, params, [edge_bucket, chain_bucket])
+    exact, guesses = evaluate.predict_answers(config, params, uniform.a, uniform.b)
     edge = report["edge_cases"]
     return {
-        "uniform_10k": {k: report["uniform"][k] for k in ("n", "correct", "accuracy")},
+        "uniform_10k": {
+            "n": len(uniform),
+            "correct": int(exact.sum()),
+            "accuracy": float(exact.mean()) if len(uniform) else None,
+            **wrong_digits(uniform.a + uniform.b, guesses, exact),
+        },
         "longest_chain": {
             k: report["carry_chain"][0][k] for k in ("n", "correct", "accuracy")
         },
@@ -378,6 +384,38 @@ def full_length_scores(config: Config, params) -> dict:
                 if not c["correct"]
             ],
         },
+    }
+
+
+def wrong_digits(sums: np.ndarray, guesses: list[str], exact: np.ndarray) -> dict:
+    """Where the wrong answers go wrong, digit by digit.
+
+    Both answers are aligned at the units digit, the shorter padded with zeros:
+    ``7386079201`` answered as ``7386079211`` is one wrong digit, at position 1
+    (the tens; units = 0). An answer that is not a number counts as wrong in
+    every position.
+
+    Returns:
+      ``wrong_at_position``: per position, from the units up, how many answers
+      have that digit wrong; ``digits_wrong``: ``{k: how many answers have k
+      wrong digits}``.
+    """
+    at_position: list[int] = []
+    per_answer: dict[int, int] = {}
+    for total, guess in zip(sums[~exact].tolist(), np.asarray(guesses)[~exact]):
+        truth, guess = str(total), guess.strip()
+        width = max(len(truth), len(guess))
+        if not guess.isdigit():
+            guess = "?" * width
+        pairs = zip(truth.zfill(width)[::-1], guess.zfill(width)[::-1])
+        wrong = [k for k, (t, g) in enumerate(pairs) if t != g]
+        at_position += [0] * (width - len(at_position))
+        for k in wrong:
+            at_position[k] += 1
+        per_answer[len(wrong)] = per_answer.get(len(wrong), 0) + 1
+    return {
+        "wrong_at_position": at_position,
+        "digits_wrong": {str(k): per_answer[k] for k in sorted(per_answer)},
     }
 
 

@@ -195,7 +195,27 @@ def render(
         "(`jaxadd.evaluate --suite=uniform-10k`) and their edge cases; longest "
         f"chain ({common.LONGEST_CHAIN_SIZE:,}): problems whose carry runs "
         "through every column, suite seed 0; none trained on. Exact = the whole "
-        "answer right.\n\n" + common.markdown_table(header, table)
+        "answer right.\n\n"
+        + common.markdown_table(header, table)
+        + "\nUniform-10k's wrong answers, digit by digit (position 0 is the "
+        "units; `wrong_digits` in `experiments/common.py`):\n\n"
+        + "".join(f"- {_wrong_digits_line(row)}\n" for row in rows)
+    )
+
+
+def _wrong_digits_line(row: dict) -> str:
+    """Where one run's uniform-10k answers go wrong, as one line."""
+    scores = row["uniform_10k"]
+    wrong = scores["n"] - scores["correct"]
+    if "wrong_at_position" not in scores:  # scored before the count existed
+        return f"{row['digits']} digits, width {row['hidden_size']}: not counted"
+    positions = ", ".join(
+        f"{k}: {n:,}" for k, n in enumerate(scores["wrong_at_position"]) if n
+    )
+    per_answer = ", ".join(f"{n:,} with {k}" for k, n in scores["digits_wrong"].items())
+    return (
+        f"{row['digits']} digits, width {row['hidden_size']}: {wrong:,} wrong "
+        f"({per_answer} wrong digits); wrong digits by position: {positions or '-'}"
     )
 
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -210,10 +211,16 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
         # uniform-10k draws 10,000 pairs or, at 2 digits, all those untrained.
         assert 0 < row["uniform_10k"]["n"] <= 10_000
         assert row["longest_chain"]["n"] > 0 and row["edge_cases"]["n"] > 0
+        # A tiny model gets most wrong: each wrong answer has a wrong digit.
+        uniform = row["uniform_10k"]
+        wrong = uniform["n"] - uniform["correct"]
+        assert sum(uniform["digits_wrong"].values()) == wrong > 0
+        assert wrong <= sum(uniform["wrong_at_position"])
     assert result["settings"]["recipe_flags"]["reverse_answer"] is True
     text = (tmp_path / "long_addition_tiny.md").read_text()
     assert "longest-chain exact %" in text and "Provenance: commit" in text
     assert "uniform-10k exact %" in text and "edge cases right" in text
+    assert "wrong digits by position: 0: " in text
     assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000
 
 
@@ -427,3 +434,14 @@ def test_recipe_speed_tiny_times_each_variant_against_one_peak(tmp_path):
             / report["matmul_peak_flops"]
         )
     assert "| 16 | autodiff | 1 |" in out.with_suffix(".md").read_text()
+
+
+def test_wrong_digits_aligns_answers_at_the_units_digit():
+    sums = np.array([12, 7386079201, 17782571970, 99, 5])
+    guesses = ["12", "7386079211", "17782572971", "1099", "x"]
+    exact = np.array([True, False, False, False, False])
+    counts = common.wrong_digits(sums, guesses, exact)
+    # The tens; the units and thousands; the thousands of 0099; not a number.
+    # One count per position of the longest answer, 11 digits.
+    assert counts["wrong_at_position"] == [2, 1, 0, 2] + [0] * 7
+    assert counts["digits_wrong"] == {"1": 3, "2": 1}
