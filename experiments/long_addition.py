@@ -119,6 +119,7 @@ def run_one(digits: int, hidden_size: int, args) -> dict:
         **full,
         "by_longer_length": by_longer_length(report),
         "operand_lengths": report["operand_lengths"],
+        "carry_chain": report["carry_chain"],
         "train_examples_per_sec": history[-1]["train_examples_per_sec"],
         "train_sec": result["elapsed_sec"],
         "curve": [

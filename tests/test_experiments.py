@@ -208,6 +208,10 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
         assert len(row["curve"]) == 1
         assert row["examples"] == row["curve"][-1]["examples"] > 0
         assert 0.0 <= row["longest_chain_accuracy"] <= 1.0
+        # One bucket per longest chain 0..digits, the last the longest.
+        chains = row["carry_chain"]
+        assert [c["chain"] for c in chains] == list(range(row["digits"] + 1))
+        assert chains[-1]["accuracy"] == row["longest_chain_accuracy"]
         # uniform-10k draws 10,000 pairs or, at 2 digits, all those untrained.
         assert 0 < row["uniform_10k"]["n"] <= 10_000
         assert row["longest_chain"]["n"] > 0 and row["edge_cases"]["n"] > 0
