@@ -36,23 +36,20 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 
 from experiments import benchmark, common  # noqa: E402
-from jaxadd import configs, data, devices  # noqa: E402
+from jaxadd import configs, devices, train  # noqa: E402
 from jaxadd.config import Config  # noqa: E402
 
 
 def measure(config: Config, examples: int, repeats: int) -> dict:
     """One row: examples/s, compile seconds and XLA's FLOPs for ``config``."""
-    split, _ = data.make_splits(
-        num_problems=max(examples, 2 * config.batch_size),
-        digits=config.digits,
-        reverse=config.reverse,
+    # The recipe's own problems, fewer of them, all for training.
+    problems = dataclasses.replace(
+        config,
+        training_size=max(examples, 2 * config.batch_size),
         val_fraction=0.0,
         seed=0,
-        reverse_answer=config.reverse_answer,
-        sampling=config.sampling,
-        carry_fraction=config.carry_fraction,
-        keras_fraction=config.keras_fraction,
     )
+    split, _ = train.make_splits(problems)
     row = benchmark.throughput(config, split, examples, repeats)
     row.update(
         batch_size=config.batch_size,
@@ -77,7 +74,8 @@ def split_cpu_row(args: argparse.Namespace, config: Config) -> dict:
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=common.ROOT)
     if done.returncode:
-        raise SystemExit(f"the --cpu_devices child failed: {done.stderr[-2000:]}")
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SystemExit(f"the --cpu_devices child failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
