@@ -56,16 +56,16 @@ SEED_ROWS = {2: (5_000, 55), 3: (50_000, 100), 4: (400_000, 20), 5: (550_000, 30
 
 
 # jaxadd's own settings per row: those the recipes of ``jaxadd.configs`` had
-# when results/table.md was made (``d10`` is still its recipe; the 3-digit
-# default, ``d2``, ``d4`` and ``d5`` have since changed, to the settings
-# results/digits_defaults.md measures on full-length problems, and
+# when results/table.md was made (the 3-digit default, ``d2``, ``d4`` and
+# ``d5`` have since changed, to the settings results/digits_defaults.md
+# measures on full-length problems, and ``d10`` to a peak rate of 3e-3; and
 # ``TABLE_MODEL`` keeps the width and rate the rows had then). The
 # cosine schedule decays over exactly ``epochs``, so the budget is part of the
 # settings, not only a cap. Every row stops on the held-out split alone
 # (``target_on="held_out"``): the Keras example's rule, which this table
-# reproduces. Past the Keras example's table, d10 is the recipe
+# reproduces. Past the Keras example's table, best-d10 is the recipe
 # experiments/long_addition.py found for 10 digits within an hour of CPU
-# training (README, Evaluation).
+# training, as it was before its peak rate came down to 3e-3.
 BEST = {
     2: {"batch_size": 32, "learning_rate": 5e-3, "epochs": 40},
     3: {},

@@ -61,7 +61,7 @@ flags.DEFINE_enum(
     configs.NAMES,
     "Named recipe (jaxadd/configs/NAME.py); flags given as well override its "
     "fields. Unset: the recipe measured for --digits (d1, d2, default for 3, "
-    "d4, d5; d10 for 6 and more).",
+    "d4, d5, d6, d7; d10 for 8 and more).",
 )
 flags.DEFINE_string(
     "workdir",

@@ -44,7 +44,7 @@ def get(name: str) -> Config:
 def for_digits(digits: int) -> str:
     """The recipe that ``--digits=digits`` follows when no ``--config`` is given.
 
-    The one measured for that many digits; between two measured ones (6 to 9
+    The one measured for that many digits; between two measured ones (8 and 9
     digits) the next longer, and beyond 10 digits ``d10``, the longest there is,
     with its ``digits`` replaced.
     """
