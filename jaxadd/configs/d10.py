@@ -15,8 +15,8 @@ CPU, 2 cores, 5.85M examples, about an hour a seed;
 
 Wrong answers nearly always have one wrong digit, the tens or the hundreds.
 With a fifth of the problems uniform instead (``--sampling=uniform
---keras_fraction=0.75``) seed 2 reached 99.44% uniform-10k but 14 of 31 edge
-cases (``long_addition_d10_lr3e-3_uniform20_seed2.md``; one seed so far).
+--keras_fraction=0.75``) seed 2 reached 99.44% uniform-10k, but seed 0 stalled
+at 25.05% (``long_addition_d10_lr3e-3_uniform20_seed{2,0}.md``).
 Until session 20 the peak rate was 1e-2, which gave 94.93%, 2.16% and 2.43%
 uniform-10k for seeds 0-2 (``experiments/results/table.md``, row ``best-d10``).
 Also followed by ``--digits=8`` and ``--digits=9``; what was tried:
