@@ -54,7 +54,8 @@ def straightforward_flops_per_example(config: Config) -> int:
     """
     h4 = 4 * config.hidden_size
     v, h = data.VOCAB_SIZE, config.hidden_size
-    steps_in, steps_out = data.query_len(config.digits), data.answer_len(config.digits)
+    steps_in = data.query_len(config.digits, config.leading_pads)
+    steps_out = data.answer_len(config.digits)
     forward = steps_in * 2 * (v * h4 + h * h4)
     forward += config.num_layers * steps_out * 2 * (h * h4 + h * h4)
     forward += steps_out * 2 * h * v

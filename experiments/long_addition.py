@@ -63,6 +63,7 @@ SETTINGS = (
     "hidden_size",
     "reverse",
     "reverse_answer",
+    "leading_pads",
     "training_size",
     "epochs",
     "batch_size",

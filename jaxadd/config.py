@@ -29,6 +29,8 @@ TARGETS_ON = ("all", "held_out")
 MAX_SEED = 2**31 - 1
 # Each seed holds its problems on every device of its share of the mesh.
 MAX_SEEDS = 1024
+# Each pad is one more encoder step for every query; a few mark the start.
+MAX_LEADING_PADS = 16
 
 
 # The Keras example's answer format and training settings, one flag-set away
@@ -76,6 +78,12 @@ class Config:
         True,
         "Emit the answer least-significant digit first (decoded back for "
         "display and scoring).",
+    )
+    leading_pads: int = _setting(
+        0,
+        "Spaces the encoder reads before every query (0 is the Keras layout): "
+        "with 2, a query that fills the width, which reversed starts with a "
+        "digit, starts with spaces like the shorter ones.",
     )
     training_size: int = _setting(
         50_000, "Unique problems generated, training and held-out together."
@@ -183,6 +191,11 @@ class Config:
             raise ValueError(
                 f"training_size {self.training_size} exceeds the {possible} distinct "
                 f"unordered problems with {self.digits} digit(s)"
+            )
+        if not 0 <= self.leading_pads <= MAX_LEADING_PADS:
+            raise ValueError(
+                f"leading_pads must be in 0..{MAX_LEADING_PADS}, "
+                f"got {self.leading_pads}"
             )
         if self.sampling not in data.SAMPLINGS:
             raise ValueError(

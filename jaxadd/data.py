@@ -15,6 +15,11 @@ Layout, for ``digits=3`` (``query_len = 2 * 3 + 1 = 7``, ``answer_len = 3 + 1 = 
 Ids index ``VOCAB = "0123456789+ "``: a digit's id is its value, ``+`` is 10 and
 the padding space is 11. The model sees ``one_hot(query_ids)``; it predicts
 answer ids.
+
+With ``leading_pads=2`` every query gets two more spaces in front, as the
+encoder reads it: the reversed query above becomes ``"   543+21"`` (9 ids).
+Without them a query that fills the width, ``"999+999"``, reversed, starts
+with a digit, not a space, and a model can learn the short queries and not it.
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ MAX_DIGITS = 18
 SAMPLINGS = ("keras", "uniform")
 
 
-def query_len(digits: int) -> int:
-    """Length of a padded query: two operands of ``digits`` digits and a ``+``."""
-    return 2 * digits + 1
+def query_len(digits: int, leading_pads: int = 0) -> int:
+    """Length of a padded query: two operands of ``digits`` digits, a ``+`` and
+    the ``leading_pads`` spaces read before them."""
+    return 2 * digits + 1 + leading_pads
 
 
 def answer_len(digits: int) -> int:
@@ -280,20 +286,24 @@ def _digits_into(out: np.ndarray, x: np.ndarray, start: np.ndarray) -> None:
 
 
 def encode_queries(
-    a: np.ndarray, b: np.ndarray, digits: int, reverse: bool
+    a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, leading_pads: int = 0
 ) -> np.ndarray:
-    """Query ids ``[n, query_len]`` for the problems ``a[i] + b[i]``.
+    """Query ids ``[n, query_len(digits, leading_pads)]`` for ``a[i] + b[i]``.
 
     ``reverse`` reverses the whole padded query: ``"12+345 "`` becomes
     ``" 543+21"``, so the units digits come last, right before the decoder starts.
+    ``leading_pads`` spaces then go in front of either layout.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    ids = np.full((len(a), query_len(digits)), PAD_ID, dtype=np.int32)
+    ids = np.full((len(a), query_len(digits, leading_pads)), PAD_ID, dtype=np.int32)
+    query = ids[:, leading_pads:]
     a_len = _num_decimal_digits(a)
-    _digits_into(ids, a, np.zeros_like(a_len))
-    ids[np.arange(len(a)), a_len] = PLUS_ID
-    _digits_into(ids, b, a_len + 1)
-    return ids[:, ::-1].copy() if reverse else ids
+    _digits_into(query, a, np.zeros_like(a_len))
+    query[np.arange(len(a)), a_len] = PLUS_ID
+    _digits_into(query, b, a_len + 1)
+    if reverse:
+        query[:] = query[:, ::-1].copy()
+    return ids
 
 
 def encode_answers(
@@ -379,12 +389,14 @@ def make_splits(
     sampling: str = "keras",
     carry_fraction: float = 0.0,
     keras_fraction: float = 0.0,
+    leading_pads: int = 0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
     problems after the shuffle; no pair appears in both. ``sampling`` and
-    ``carry_fraction`` and ``keras_fraction`` are passed to ``generate_problems``.
+    ``carry_fraction`` and ``keras_fraction`` are passed to ``generate_problems``,
+    ``leading_pads`` to ``encode_queries``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -397,18 +409,25 @@ def make_splits(
     split_at = num_problems - num_val
 
     def split(part: slice) -> Split:
-        return encode_split(a[part], b[part], digits, reverse, reverse_answer)
+        return encode_split(
+            a[part], b[part], digits, reverse, reverse_answer, leading_pads
+        )
 
     return split(slice(0, split_at)), split(slice(split_at, None))
 
 
 def encode_split(
-    a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, reverse_answer: bool
+    a: np.ndarray,
+    b: np.ndarray,
+    digits: int,
+    reverse: bool,
+    reverse_answer: bool,
+    leading_pads: int = 0,
 ) -> Split:
     """The problems ``a[i] + b[i]`` as a ``Split`` in a run's layout."""
     return Split(
         a=a,
         b=b,
-        queries=encode_queries(a, b, digits, reverse),
+        queries=encode_queries(a, b, digits, reverse, leading_pads),
         answers=encode_answers(a + b, digits, reverse_answer),
     )

@@ -31,14 +31,16 @@ _ACTIVATION_FLOATS = 16
 
 def data_bytes(config: Config) -> int:
     """Host bytes the problems of ``config`` take at their peak (an upper bound)."""
-    ids = data.query_len(config.digits) + data.answer_len(config.digits)
+    ids = data.query_len(config.digits, config.leading_pads)
+    ids += data.answer_len(config.digits)
     # int32 ids on the host, and once more where they are copied to the device.
     return config.training_size * (_GENERATION_BYTES + 2 * 4 * ids)
 
 
 def training_bytes(config: Config, num_params: int) -> int:
     """Device bytes of the training state and one step's activations."""
-    steps = data.query_len(config.digits) + data.answer_len(config.digits)
+    steps = data.query_len(config.digits, config.leading_pads)
+    steps += data.answer_len(config.digits)
     layers = 1 + config.num_layers
     activations = (
         config.batch_size * steps * config.hidden_size * layers * _ACTIVATION_FLOATS

@@ -168,7 +168,10 @@ class Predictor:
         """Answers (as a person writes them) and their probabilities."""
         from jaxadd import inference
 
-        queries = data.encode_queries(a, b, self.config.digits, self.config.reverse)
+        config = self.config
+        queries = data.encode_queries(
+            a, b, config.digits, config.reverse, config.leading_pads
+        )
         ids, probabilities = inference.predict_in_chunks(
             self._predict, self.params, queries, chunk=self.rows
         )
@@ -200,7 +203,8 @@ def batch_bytes(config: Config, rows: int) -> int:
     input projection for every step (``T * 4H`` float32) and one step's gates
     and states, ``4 H (4 T + 10 + 4 (layers - 1))`` bytes a row.
     """
-    t, a = data.query_len(config.digits), data.answer_len(config.digits)
+    t = data.query_len(config.digits, config.leading_pads)
+    a = data.answer_len(config.digits)
     h = config.hidden_size
     host = 400 + 16 * t + 20 * a
     model = 4 * t * data.VOCAB_SIZE + 4 * h * (4 * t + 10 + 4 * (config.num_layers - 1))

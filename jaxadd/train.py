@@ -90,7 +90,8 @@ def make_init(config: Config, tx: optax.GradientTransformation | None):
     # and the dummy input are made inside it or in numpy: each eager jax op
     # would be one more (small) compilation at start-up.
     model = make_model(config, unroll=False)
-    dummy = np.zeros((1, data.query_len(config.digits), data.VOCAB_SIZE), np.float32)
+    query_len = data.query_len(config.digits, config.leading_pads)
+    dummy = np.zeros((1, query_len, data.VOCAB_SIZE), np.float32)
 
     @jax.jit
     def init(seed):
@@ -121,6 +122,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         sampling=config.sampling,
         carry_fraction=config.carry_fraction,
         keras_fraction=config.keras_fraction,
+        leading_pads=config.leading_pads,
     )
 
 
@@ -531,6 +533,7 @@ class EpochScores:
             digits=digits,
             reverse=config.reverse,
             reverse_answer=config.reverse_answer,
+            leading_pads=config.leading_pads,
         )
         self.sets = {"val": val_split}
         for name, bucket in (("uniform", uniform), ("longest_chain", chain)):

@@ -70,6 +70,24 @@ def test_query_padding_and_reversal_match_the_seed_layout():
     ) == ["   543+21"]
 
 
+def test_leading_pads_go_in_front_of_either_layout():
+    a, b = np.array([12, 999]), np.array([345, 999])
+    assert data.query_len(3, leading_pads=2) == 9
+    assert data.decode(data.encode_queries(a, b, 3, True, leading_pads=2)) == [
+        "   543+21",
+        "  999+999",
+    ]
+    assert data.decode(data.encode_queries(a, b, 3, False, leading_pads=2)) == [
+        "  12+345 ",
+        "  999+999",
+    ]
+    train, _ = data.make_splits(100, 3, True, 0.1, seed=0, leading_pads=1)
+    assert train.queries.shape == (90, 8)
+    assert (train.queries[:, 0] == data.PAD_ID).all()
+    no_pads, _ = data.make_splits(100, 3, True, 0.1, seed=0)
+    np.testing.assert_array_equal(train.queries[:, 1:], no_pads.queries)
+
+
 def test_answers_are_padded_sums():
     sums = np.array([357, 0, 1998, 10])
     assert data.decode(data.encode_answers(sums, 3)) == ["357 ", "0   ", "1998", "10  "]

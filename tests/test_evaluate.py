@@ -145,6 +145,10 @@ def oracle(config: Config, wrong: bool = False):
     """A stand-in for the network that reads the query and adds (or not)."""
 
     def predict(params, queries):
+        width = data.query_len(config.digits, config.leading_pads)
+        assert queries.shape[1] == width, "queries not in the run's layout"
+        asked = queries[(queries == data.PLUS_ID).any(axis=1)]  # not chunk padding
+        assert (asked[:, : config.leading_pads] == data.PAD_ID).all()
         texts = data.decode(queries)
         if config.reverse:
             texts = [t[::-1] for t in texts]
@@ -163,10 +167,20 @@ def oracle(config: Config, wrong: bool = False):
     return lambda model: predict
 
 
-@pytest.mark.parametrize("reverse", [True, False])
-@pytest.mark.parametrize("reverse_answer", [True, False])
-def test_scores_of_a_perfect_and_a_wrong_model(monkeypatch, reverse, reverse_answer):
-    config = Config(digits=3, reverse=reverse, reverse_answer=reverse_answer)
+@pytest.mark.parametrize(
+    "reverse, reverse_answer, leading_pads",
+    [(True, True, 0), (True, False, 0), (False, True, 0), (False, False, 0)]
+    + [(True, True, 2), (False, False, 1)],
+)
+def test_scores_of_a_perfect_and_a_wrong_model(
+    monkeypatch, reverse, reverse_answer, leading_pads
+):
+    config = Config(
+        digits=3,
+        reverse=reverse,
+        reverse_answer=reverse_answer,
+        leading_pads=leading_pads,
+    )
     buckets = evaluate.build_suites(3, 40, seed=0)
     monkeypatch.setattr(evaluate, "_predict_fn", oracle(config))
     report = evaluate.score_buckets(config, None, buckets)

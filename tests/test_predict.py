@@ -69,6 +69,23 @@ def trained(tmp_path_factory):
     return workdir, train_split, expected
 
 
+def test_predictor_asks_in_the_runs_query_layout(monkeypatch):
+    seen = []
+
+    def make_predict_fn(model):
+        def predict(params, queries):
+            seen.extend(data.decode(np.asarray(queries)))
+            rows = len(queries)
+            return np.zeros((rows, data.answer_len(3)), np.int32), np.ones(rows)
+
+        return predict
+
+    monkeypatch.setattr(inference, "make_predict_fn", make_predict_fn)
+    predictor = predict.Predictor(Config(digits=3, leading_pads=2), None, rows=2)
+    predictor(np.array([12]), np.array([345]))
+    assert seen[0] == "   543+21"
+
+
 def problems_text(split: data.Split) -> str:
     return "".join(f"{a}+{b}\n" for a, b in zip(split.a, split.b))
 
