@@ -73,6 +73,7 @@ SETTINGS = (
     "sampling",
     "keras_fraction",
     "carry_fraction",
+    "repeat_fraction",
     "curriculum_epochs",
     "seed",
 )

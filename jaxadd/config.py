@@ -123,6 +123,12 @@ class Config:
         "Share of the problems built to have long carry chains (equally many "
         "with each longest chain 1..digits); the rest follow --sampling.",
     )
+    repeat_fraction: float = _setting(
+        0.0,
+        "Share of the problems built with a run of one digit in the same columns "
+        "of both operands (4444+5555, 1+9999, 1000+1000), never an edge case; "
+        "the rest follow --sampling.",
+    )
     keras_fraction: float = _setting(
         0.0,
         "With --sampling=uniform, the share of the problems drawn the keras way "
@@ -206,6 +212,14 @@ class Config:
             raise ValueError(
                 f"carry_fraction must be in [0, 1], got {self.carry_fraction}"
             )
+        if not (  # also refuses NaN; the slack lets 0.2 and 0.8 add up to 1
+            0.0 <= self.repeat_fraction
+            and self.carry_fraction + self.repeat_fraction <= 1 + 1e-9
+        ):
+            raise ValueError(
+                "repeat_fraction must be in [0, 1 - carry_fraction], "
+                f"got {self.repeat_fraction}"
+            )
         if not 0.0 <= self.keras_fraction <= 1.0:  # also refuses NaN
             raise ValueError(
                 f"keras_fraction must be in [0, 1], got {self.keras_fraction}"
@@ -218,7 +232,11 @@ class Config:
         # The carry-built share is limited per chain length (tiny digit counts).
         try:
             data.check_request(
-                self.training_size, self.digits, self.sampling, self.carry_fraction
+                self.training_size,
+                self.digits,
+                self.sampling,
+                self.carry_fraction,
+                self.repeat_fraction,
             )
         except ValueError as err:
             raise ValueError(f"training_size {self.training_size}: {err}") from None

@@ -136,6 +136,34 @@ def draw_unique(
     return np.concatenate(a_parts or [empty]), np.concatenate(b_parts or [empty])
 
 
+def sample_with_runs(
+    rng: np.random.Generator, n: int, digits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` problems whose operands each hold a run of one digit, in the same columns.
+
+    Operands are drawn the Keras way (a length uniform in ``1..digits``, then
+    uniform digits); then a run of columns, ``r`` uniform in ``1..L`` long at a
+    uniform place among the ``L`` columns of the longer operand (column 0 is the
+    units), is set to one digit in ``a`` and to another in ``b``, each uniform,
+    as far as each operand reaches. So ``4444+5555``, ``1+9999`` (a short
+    operand against a run of nines) and ``1000+1000`` (a run of zeros) come up,
+    which uniform digits almost never give: for ``digits=10`` about 5% of these
+    problems have a 10-digit operand with a run of 8 or more.
+    """
+    lengths = rng.integers(1, digits + 1, size=(2, n))
+    operands = rng.integers(0, 10**lengths, dtype=np.int64)
+    longer = lengths.max(axis=0)
+    run = rng.integers(1, longer + 1)
+    start = rng.integers(0, longer - run + 1)
+    run_digits = rng.integers(0, 10, size=(2, n))
+    for column in range(digits):
+        power = np.int64(10**column)
+        inside = (start <= column) & (column < start + run) & (column < lengths)
+        old_digit = operands // power % 10
+        operands += np.where(inside, (run_digits - old_digit) * power, 0)
+    return operands[0], operands[1]
+
+
 def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[int]:
     """Problems to build per longest carry chain ``1..digits`` (list index 0 is 1).
 
@@ -148,13 +176,18 @@ def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[
 
 
 def check_request(
-    num_problems: int, digits: int, sampling: str = "keras", carry_fraction: float = 0.0
+    num_problems: int,
+    digits: int,
+    sampling: str = "keras",
+    carry_fraction: float = 0.0,
+    repeat_fraction: float = 0.0,
 ) -> None:
     """Raises ``ValueError`` (one line) if the problems asked for cannot be drawn.
 
     Both samplings can draw every pair, so the limit is the number of distinct
     unordered pairs; the carry-built share is also limited by how many distinct
-    problems have each longest carry chain.
+    problems have each longest carry chain, and the run-built share by the pairs
+    that are not edge cases.
     """
     if not 1 <= digits <= MAX_DIGITS:
         raise ValueError(f"digits must be in 1..{MAX_DIGITS}, got {digits}")
@@ -164,6 +197,11 @@ def check_request(
         )
     if not 0.0 <= carry_fraction <= 1.0:
         raise ValueError(f"carry_fraction must be in [0, 1], got {carry_fraction}")
+    # The rounding slack lets 0.2 and 0.8 add up to 1.
+    if not (0.0 <= repeat_fraction and carry_fraction + repeat_fraction <= 1 + 1e-9):
+        raise ValueError(
+            f"repeat_fraction must be in [0, 1 - carry_fraction], got {repeat_fraction}"
+        )
     possible = max_unique_problems(digits)
     if num_problems < 0:
         raise ValueError(f"num_problems must be >= 0, got {num_problems}")
@@ -182,6 +220,13 @@ def check_request(
                 f"longest carry chain {chain} but only {available} exist with "
                 f"{digits} digit(s)"
             )
+    repeats = round(num_problems * repeat_fraction)
+    not_edge = possible - len(np.unique(pair_keys(*edge_cases(digits), digits)))
+    if repeats > not_edge:
+        raise ValueError(
+            f"repeat_fraction {repeat_fraction} asks for {repeats} problems but "
+            f"only {not_edge} are not edge cases"
+        )
 
 
 def generate_problems(
@@ -191,6 +236,7 @@ def generate_problems(
     sampling: str = "keras",
     carry_fraction: float = 0.0,
     keras_fraction: float = 0.0,
+    repeat_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``num_problems`` distinct addition problems.
 
@@ -204,8 +250,11 @@ def generate_problems(
     With ``carry_fraction > 0`` that share of the problems is instead built to
     have long carry chains: equally many with each longest chain 1..digits, each
     uniform among the pairs with that chain (``carries.sample_with_chain``).
-    They come first; the rest are drawn as ``sampling`` says, from a generator
-    of their own, so the default problems are the same with or without it.
+    With ``repeat_fraction > 0`` that share is built with runs of one digit
+    (``sample_with_runs``: ``4444+5555``, ``1+9999``), never an edge case
+    (``edge_cases``), so the edge cases stay a test of what was not trained on.
+    Both shares come first; the rest are drawn as ``sampling`` says, from a
+    generator of their own, so the default problems are the same without them.
     With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
     rest is drawn the Keras way, also from a generator of its own, before the
     uniform ones: short operands (``9+1``) that uniform draws almost never give.
@@ -217,8 +266,9 @@ def generate_problems(
       seed: seed of the numpy generators.
       sampling: ``"keras"`` (the Keras distribution) or ``"uniform"``.
       carry_fraction: share of the problems built with long carry chains.
+      repeat_fraction: share of the problems built with runs of one digit.
       keras_fraction: with ``sampling="uniform"``, the share of the problems
-        not built for carries that is drawn the Keras way.
+        not built for carries or runs that is drawn the Keras way.
 
     Returns:
       Two int64 arrays ``(a, b)`` of shape ``[num_problems]``, in the order the
@@ -229,7 +279,7 @@ def generate_problems(
       ValueError: if an argument is out of range or more problems are asked for
         than exist (see ``check_request``).
     """
-    check_request(num_problems, digits, sampling, carry_fraction)
+    check_request(num_problems, digits, sampling, carry_fraction, repeat_fraction)
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
     seen = pair_keys(np.zeros(0, np.int64), np.zeros(0, np.int64), digits)
@@ -242,6 +292,20 @@ def generate_problems(
             return carries.sample_with_chain(rng, n, digits, chain)
 
         a, b = draw_unique(draw_chain, wanted, digits, exclude=np.unique(seen))
+        a_parts.append(a)
+        b_parts.append(b)
+        seen = np.concatenate([seen, pair_keys(a, b, digits)])
+    # Both shares rounded up may ask for one problem more than there is room for.
+    num_repeats = min(round(num_problems * repeat_fraction), num_problems - len(seen))
+    if num_repeats:
+        runs_rng = np.random.default_rng([seed, 5])
+        edge = pair_keys(*edge_cases(digits), digits)
+        a, b = draw_unique(
+            lambda n: sample_with_runs(runs_rng, n, digits),
+            num_repeats,
+            digits,
+            exclude=np.unique(np.concatenate([seen, edge])),
+        )
         a_parts.append(a)
         b_parts.append(b)
         seen = np.concatenate([seen, pair_keys(a, b, digits)])
@@ -272,6 +336,36 @@ def generate_problems(
 
     a, b = draw_unique(draw, num_problems - len(seen), digits, exclude=np.unique(seen))
     return np.concatenate(a_parts + [a]), np.concatenate(b_parts + [b])
+
+
+def edge_cases(digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hand-picked problems for ``digits``-digit operands, in both orders.
+
+    0+0; 0 with the maximum; all nines plus all nines (every column carries, but
+    each on its own: chain 1) and ``10**k - 1`` plus 1 (chain ``k``) for every
+    length ``k``; ``55..5 + 55..5`` (chain 1 in every column); ``44..4 + 55..5``
+    (every column sums to 9 but nothing carries: chain 0); ``4999 + 5001``-like
+    (one chain through every column, into a round sum); ``1000 + 1000``-like.
+    Ordered duplicates (small ``digits``) are dropped, the first kept.
+    """
+    top = 10**digits - 1
+    fives, fours = top * 5 // 9, top * 4 // 9
+    half = 5 * 10 ** (digits - 1)
+    pairs = [(0, 0), (0, top), (top, 0)]
+    for k in range(1, digits + 1):
+        nines = 10**k - 1
+        pairs += [(nines, nines), (nines, 1), (1, nines)]
+    pairs += [
+        (fives, fives),
+        (fours, fives),
+        (fives, fours),
+        (half - 1, half + 1),
+        (half + 1, half - 1),
+        (10 ** (digits - 1), 10 ** (digits - 1)),
+    ]
+    unique = list(dict.fromkeys(pairs))
+    a, b = np.array(unique, np.int64).T
+    return a, b
 
 
 def _digits_into(out: np.ndarray, x: np.ndarray, start: np.ndarray) -> None:
@@ -390,18 +484,25 @@ def make_splits(
     carry_fraction: float = 0.0,
     keras_fraction: float = 0.0,
     leading_pads: int = 0,
+    repeat_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
-    problems after the shuffle; no pair appears in both. ``sampling`` and
-    ``carry_fraction`` and ``keras_fraction`` are passed to ``generate_problems``,
-    ``leading_pads`` to ``encode_queries``.
+    problems after the shuffle; no pair appears in both. ``sampling``,
+    ``carry_fraction``, ``keras_fraction`` and ``repeat_fraction`` are passed to
+    ``generate_problems``, ``leading_pads`` to ``encode_queries``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     a, b = generate_problems(
-        num_problems, digits, seed, sampling, carry_fraction, keras_fraction
+        num_problems,
+        digits,
+        seed,
+        sampling,
+        carry_fraction,
+        keras_fraction,
+        repeat_fraction,
     )
     order = np.random.default_rng([seed, 1]).permutation(num_problems)
     a, b = a[order], b[order]

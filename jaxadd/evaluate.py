@@ -271,41 +271,11 @@ def uniform_bucket(
     return Bucket("uniform", None, a, b, available)
 
 
-def edge_cases(digits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hand-picked problems for ``digits``-digit operands, in both orders.
-
-    0+0; 0 with the maximum; all nines plus all nines (every column carries, but
-    each on its own: chain 1) and ``10**k - 1`` plus 1 (chain ``k``) for every
-    length ``k``; ``55..5 + 55..5`` (chain 1 in every column); ``44..4 + 55..5``
-    (every column sums to 9 but nothing carries: chain 0); ``4999 + 5001``-like
-    (one chain through every column, into a round sum); ``1000 + 1000``-like.
-    Ordered duplicates (small ``digits``) are dropped, the first kept.
-    """
-    top = 10**digits - 1
-    fives, fours = top * 5 // 9, top * 4 // 9
-    half = 5 * 10 ** (digits - 1)
-    pairs = [(0, 0), (0, top), (top, 0)]
-    for k in range(1, digits + 1):
-        nines = 10**k - 1
-        pairs += [(nines, nines), (nines, 1), (1, nines)]
-    pairs += [
-        (fives, fives),
-        (fours, fives),
-        (fives, fours),
-        (half - 1, half + 1),
-        (half + 1, half - 1),
-        (10 ** (digits - 1), 10 ** (digits - 1)),
-    ]
-    unique = list(dict.fromkeys(pairs))
-    a, b = np.array(unique, np.int64).T
-    return a, b
-
-
 def edge_case_bucket(
     digits: int, train_a: np.ndarray | None = None, train_b: np.ndarray | None = None
 ) -> Bucket:
-    """``edge_cases(digits)`` less those whose unordered pair was trained on."""
-    a, b = edge_cases(digits)
+    """``data.edge_cases(digits)`` less those whose unordered pair was trained on."""
+    a, b = data.edge_cases(digits)
     if train_a is not None:
         trained = data.pair_keys(train_a, train_b, digits)
         keep = ~np.isin(data.pair_keys(a, b, digits), trained)
@@ -373,7 +343,7 @@ def bucket_sizes(digits: int, per_bucket: int, suite: str = "all") -> list[int]:
     """
     if suite == "uniform-10k":
         uniform = min(UNIFORM_10K_SIZE, data.max_unique_problems(digits))
-        return [uniform, len(edge_cases(digits)[0])]
+        return [uniform, len(data.edge_cases(digits)[0])]
     sizes = [
         min(per_bucket, carries.count_unordered(digits, chain))
         for chain in range(digits + 1)
@@ -384,7 +354,7 @@ def bucket_sizes(digits: int, per_bucket: int, suite: str = "all") -> list[int]:
         for long in range(short, digits + 1)
     ]
     sizes.append(min(per_bucket, data.max_unique_problems(digits)))
-    sizes.append(len(edge_cases(digits)[0]))
+    sizes.append(len(data.edge_cases(digits)[0]))
     return sizes
 
 
@@ -479,7 +449,7 @@ def score_buckets(config: Config, params: Any, buckets: list[Bucket]) -> dict[st
                 )
             ]
             row["in_training"] = sorted(
-                {f"{x}+{y}" for x, y in zip(*edge_cases(config.digits))}
+                {f"{x}+{y}" for x, y in zip(*data.edge_cases(config.digits))}
                 - set(bucket.labels)
             )
             report["edge_cases"] = row

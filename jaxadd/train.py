@@ -123,6 +123,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         carry_fraction=config.carry_fraction,
         keras_fraction=config.keras_fraction,
         leading_pads=config.leading_pads,
+        repeat_fraction=config.repeat_fraction,
     )
 
 

@@ -113,7 +113,7 @@ def test_suites_depend_only_on_the_seed():
 
 
 def test_edge_cases_and_their_chains():
-    a, b = evaluate.edge_cases(4)
+    a, b = data.edge_cases(4)
     cases = dict(zip(zip(a.tolist(), b.tolist()), carries.longest_carry_chain(a, b)))
     assert cases[(0, 0)] == 0
     assert cases[(9999, 9999)] == 1
@@ -225,7 +225,7 @@ def test_training_problems_are_the_runs(trained_workdir):
     report = evaluate.evaluate_workdir(workdir, per_bucket=10, write=False)
     assert report["edge_cases"]["in_training"] == sorted(
         f"{x}+{y}"
-        for x, y in zip(*evaluate.edge_cases(2))
+        for x, y in zip(*data.edge_cases(2))
         if (min(x, y), max(x, y)) in unordered(a, b)
     )
 

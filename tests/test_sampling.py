@@ -1,5 +1,6 @@
 """Carry chains, and the seed / uniform / carry-oversampled problem distributions."""
 
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxadd import carries, data
+from jaxadd import train as train_lib
 from jaxadd.config import Config
 
 
@@ -176,6 +178,63 @@ def test_a_keras_share_brings_short_operands_into_uniform_problems():
     np.testing.assert_array_equal(b, twice[1])
 
 
+def longest_run(x: np.ndarray) -> np.ndarray:
+    """Length of the longest run of one digit in each number's decimal string."""
+    return np.array(
+        [max(len(m.group()) for m in re.finditer(r"(.)\1*", str(v))) for v in x]
+    )
+
+
+def test_sample_with_runs_puts_one_digit_in_the_same_columns():
+    digits, n = 10, 4000
+    a, b = data.sample_with_runs(np.random.default_rng(0), n, digits)
+    assert min(a.min(), b.min()) >= 0 and max(a.max(), b.max()) < 10**digits
+    full_width_runs = (a >= 10**9) & (longest_run(a) >= 8)
+    # Long runs: 10-digit operands with 8 or more of one digit in a row (a
+    # uniform 10-digit number has one with probability about 3e-6).
+    assert 0.01 < np.mean(full_width_runs) < 0.1
+    # A short operand against a run of nines (1+9999), both orders counted.
+    short_vs_nines = (np.minimum(a, b) < 10) & (
+        np.char.count(np.maximum(a, b).astype(str), "9999") > 0
+    )
+    assert short_vs_nines.sum() >= 20
+
+
+def test_a_repeat_share_comes_first_and_leaves_the_edge_cases_out():
+    digits, n = 4, 20_000
+    plain = data.generate_problems(n, digits, 1, "keras", carry_fraction=0.1)
+    again = data.generate_problems(
+        n, digits, 1, "keras", carry_fraction=0.1, repeat_fraction=0.0
+    )
+    np.testing.assert_array_equal(plain[0], again[0])  # 0 changes nothing
+    a, b = data.generate_problems(
+        n, digits, 1, "keras", carry_fraction=0.1, repeat_fraction=0.5
+    )
+    assert len(unordered(a, b)) == n
+    np.testing.assert_array_equal(a[:2000], plain[0][:2000])  # the carry share
+    runs = slice(2000, 12_000)
+    assert np.mean(longest_run(a[runs]) >= 3) > 3 * np.mean(
+        longest_run(a[12_000:]) >= 3
+    )
+    edge = unordered(*data.edge_cases(digits))
+    assert not edge & unordered(a[runs], b[runs])
+    twice = data.generate_problems(
+        n, digits, 1, "keras", carry_fraction=0.1, repeat_fraction=0.5
+    )
+    np.testing.assert_array_equal(a, twice[0])
+    np.testing.assert_array_equal(b, twice[1])
+    train, _ = train_lib.make_splits(
+        Config(
+            digits=digits,
+            training_size=n,
+            carry_fraction=0.1,
+            repeat_fraction=0.5,
+            seed=1,
+        )
+    )
+    assert unordered(train.a, train.b) <= unordered(a, b)
+
+
 def test_carry_request_larger_than_a_bucket_is_refused():
     # One digit: 25 unordered problems carry (a + b >= 10).
     data.generate_problems(50, 1, 0, carry_fraction=0.5)
@@ -190,6 +249,13 @@ def test_carry_request_larger_than_a_bucket_is_refused():
         ({"carry_fraction": 1.5}, "carry_fraction must be in"),
         ({"carry_fraction": float("nan")}, "carry_fraction must be in"),
         ({"keras_fraction": 0.2}, "keras_fraction needs --sampling=uniform"),
+        ({"repeat_fraction": -0.1}, "repeat_fraction must be in"),
+        ({"carry_fraction": 0.5, "repeat_fraction": 0.6}, "repeat_fraction must"),
+        ({"repeat_fraction": float("nan")}, "repeat_fraction must be in"),
+        (
+            {"digits": 1, "training_size": 55, "repeat_fraction": 1.0},
+            "asks for 55 problems but only 47 are not edge cases",
+        ),
         ({"sampling": "uniform", "keras_fraction": -0.1}, "keras_fraction must be"),
         (
             {"digits": 1, "training_size": 50, "carry_fraction": 0.9},
