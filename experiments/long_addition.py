@@ -146,6 +146,22 @@ def full_length_accuracy(row: dict) -> float | None:
     return None
 
 
+def by_total_length(row: dict, shortest: int = 4) -> list[tuple[int, float]]:
+    """Exact match by the two operands' digits together, longest first.
+
+    From the operand-length buckets, the ``shortest`` largest totals: at 10
+    digits, 20 (two 10-digit operands, no padding in the query), 19, 18, 17.
+    """
+    totals: dict[int, list[int]] = {}
+    for bucket in row["operand_lengths"]:
+        if bucket["n"]:
+            n_correct = totals.setdefault(sum(bucket["lengths"]), [0, 0])
+            n_correct[0] += bucket["n"]
+            n_correct[1] += bucket["correct"]
+    longest = sorted(totals, reverse=True)[:shortest]
+    return [(total, totals[total][1] / totals[total][0]) for total in longest]
+
+
 def render(
     rows: list[dict], settings: dict, machine: dict, provenance: dict[str, str]
 ) -> str:
@@ -203,6 +219,17 @@ def render(
         + "\nUniform-10k's wrong answers, digit by digit (position 0 is the "
         "units; `wrong_digits` in `experiments/common.py`):\n\n"
         + "".join(f"- {_wrong_digits_line(row)}\n" for row in rows)
+        + "\nExact match by the two operands' digits together (operand-length "
+        "buckets; 2 x digits is a query with no padding):\n\n"
+        + "".join(
+            f"- {row['digits']} digits, width {row['hidden_size']}: "
+            + ", ".join(
+                f"{total}: {common.percent(accuracy)}%"
+                for total, accuracy in by_total_length(row)
+            )
+            + "\n"
+            for row in rows
+        )
     )
 
 
