@@ -86,14 +86,20 @@ def make_config(digits: int, hidden_size: int, args) -> Config:
     )
 
 
-def by_longer_length(report: dict) -> list[dict]:
-    """Exact match by the longer operand's length, from the operand-length suite."""
+def _pooled_by(buckets: list[dict], key) -> dict[int, list[int]]:
+    """``key(lengths) -> [n, correct]``, pooling the operand-length buckets."""
     totals: dict[int, list[int]] = {}
-    for bucket in report["operand_lengths"]:
+    for bucket in buckets:
         if bucket["n"]:
-            n_correct = totals.setdefault(max(bucket["lengths"]), [0, 0])
+            n_correct = totals.setdefault(key(bucket["lengths"]), [0, 0])
             n_correct[0] += bucket["n"]
             n_correct[1] += bucket["correct"]
+    return totals
+
+
+def by_longer_length(report: dict) -> list[dict]:
+    """Exact match by the longer operand's length, from the operand-length suite."""
+    totals = _pooled_by(report["operand_lengths"], max)
     return [
         {"length": length, "n": n, "accuracy": correct / n}
         for length, (n, correct) in sorted(totals.items())
@@ -152,12 +158,7 @@ def by_total_length(row: dict, shortest: int = 4) -> list[tuple[int, float]]:
     From the operand-length buckets, the ``shortest`` largest totals: at 10
     digits, 20 (two 10-digit operands, no padding in the query), 19, 18, 17.
     """
-    totals: dict[int, list[int]] = {}
-    for bucket in row["operand_lengths"]:
-        if bucket["n"]:
-            n_correct = totals.setdefault(sum(bucket["lengths"]), [0, 0])
-            n_correct[0] += bucket["n"]
-            n_correct[1] += bucket["correct"]
+    totals = _pooled_by(row["operand_lengths"], sum)
     longest = sorted(totals, reverse=True)[:shortest]
     return [(total, totals[total][1] / totals[total][0]) for total in longest]
 
