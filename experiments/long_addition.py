@@ -240,6 +240,8 @@ def _wrong_digits_line(row: dict) -> str:
     wrong = scores["n"] - scores["correct"]
     if "wrong_at_position" not in scores:  # scored before the count existed
         return f"{row['digits']} digits, width {row['hidden_size']}: not counted"
+    if not wrong:
+        return f"{row['digits']} digits, width {row['hidden_size']}: none wrong"
     positions = ", ".join(
         f"{k}: {n:,}" for k, n in enumerate(scores["wrong_at_position"]) if n
     )

@@ -17,6 +17,12 @@ Wrong answers nearly always have one wrong digit, the tens or the hundreds.
 With a fifth of the problems uniform instead (``--sampling=uniform
 --keras_fraction=0.75``) seed 2 reached 99.44% uniform-10k, but seed 0 stalled
 at 25.05% (``long_addition_d10_lr3e-3_uniform20_seed{2,0}.md``).
+Two leading pads (``--leading_pads=2``) lifted seed 2 to 75.28%
+(``long_addition_d10_pads2_seed2.md``); with them, a fifth uniform
+(``--sampling=uniform --keras_fraction=0.7``) and a tenth of the problems
+built with runs of one digit (``--repeat_fraction=0.1``), seed 0 answered all
+of uniform-10k, the longest chains and the 31 edge cases
+(``long_addition_d10_pads2_uniform20_runs10_seed0.md``); one seed so far.
 Until session 20 the peak rate was 1e-2, which gave 94.93%, 2.16% and 2.43%
 uniform-10k for seeds 0-2 (``experiments/results/table.md``, row ``best-d10``).
 Also followed by ``--digits=8`` and ``--digits=9``; what was tried:
