@@ -68,6 +68,7 @@ SETTINGS = (
     "epochs",
     "batch_size",
     "num_layers",
+    "forget_bias",
     "learning_rate",
     "lr_schedule",
     "sampling",

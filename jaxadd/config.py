@@ -105,6 +105,13 @@ class Config:
     batch_size: int = _setting(64, "Examples per step, over all devices.")
     hidden_size: int = _setting(96, "Width of every LSTM.")
     num_layers: int = _setting(1, "Number of decoder LSTMs.")
+    forget_bias: float = _setting(
+        1.0,
+        "Initial bias of every LSTM's forget gate (1 is Keras's "
+        "unit_forget_bias): each step keeps sigmoid(b) of the cell state at "
+        "the start, 0.73 at 1, 0.95 at 3, so a larger b lets the first "
+        "gradients reach digits read 20 steps back.",
+    )
     learning_rate: float = _setting(2e-2, "Adam's (peak) learning rate.")
     lr_schedule: str = _setting(
         "cosine",
@@ -190,6 +197,8 @@ class Config:
             raise ValueError(
                 f"digits must be in 1..{data.MAX_DIGITS}, got {self.digits}"
             )
+        if not math.isfinite(self.forget_bias):
+            raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
         possible = data.max_unique_problems(self.digits)
         if self.training_size <= 0:
             raise ValueError(f"training_size must be > 0, got {self.training_size}")

@@ -156,11 +156,12 @@ def _cell_backward(unroll: bool, residuals, hidden_grads: jax.Array):
     return {"params": {"recurrent": {"kernel": kernel_grad}}}, gate_grads
 
 
-def _lstm_bias_init(key, shape, dtype=jnp.float32):
-    """Zeros, except 1 for the forget gate (Keras's ``unit_forget_bias``)."""
+def _lstm_bias_init(key, shape, dtype=jnp.float32, forget_bias=1.0):
+    """Zeros, except ``forget_bias`` for the forget gate (Keras's
+    ``unit_forget_bias`` is 1)."""
     del key
     hidden = shape[0] // 4
-    return jnp.zeros(shape, dtype).at[hidden : 2 * hidden].set(1.0)
+    return jnp.zeros(shape, dtype).at[hidden : 2 * hidden].set(forget_bias)
 
 
 class LSTM(nn.Module):
@@ -169,6 +170,7 @@ class LSTM(nn.Module):
     Attributes:
       hidden_size: width H of the hidden and cell state.
       unroll: unroll the time loop (faster steps, slower compilation).
+      forget_bias: the forget gate's initial bias.
       manual_backward: differentiate the recurrence with ``_cell_backward``;
         ``False`` leaves it to autodiff of the scan (same parameters, same
         forward values, gradients equal to float rounding).
@@ -176,6 +178,7 @@ class LSTM(nn.Module):
 
     hidden_size: int
     unroll: bool = True
+    forget_bias: float = 1.0
     manual_backward: bool = True
 
     @nn.compact
@@ -193,7 +196,7 @@ class LSTM(nn.Module):
         projection = nn.Dense(
             4 * self.hidden_size,
             kernel_init=nn.initializers.glorot_uniform(),
-            bias_init=_lstm_bias_init,
+            bias_init=functools.partial(_lstm_bias_init, forget_bias=self.forget_bias),
             name="input",
         )(inputs)
         if length is not None:
@@ -218,6 +221,7 @@ class Seq2SeqLSTM(nn.Module):
       num_layers: number of stacked decoder LSTMs.
       vocab_size: number of output symbols.
       unroll: unroll the LSTMs' time loops; the parameters are the same either way.
+      forget_bias: every LSTM's initial forget-gate bias.
       manual_backward: give the LSTMs their hand-written backward pass (see
         ``LSTM``); the parameters are the same either way.
     """
@@ -227,6 +231,7 @@ class Seq2SeqLSTM(nn.Module):
     num_layers: int = 1
     vocab_size: int = data.VOCAB_SIZE
     unroll: bool = True
+    forget_bias: float = 1.0
     manual_backward: bool = True
 
     @nn.compact
@@ -236,6 +241,7 @@ class Seq2SeqLSTM(nn.Module):
             LSTM,
             self.hidden_size,
             unroll=self.unroll,
+            forget_bias=self.forget_bias,
             manual_backward=self.manual_backward,
         )
         encoded = lstm(name="encoder")(jnp.swapaxes(query_one_hot, 0, 1))[-1]

@@ -67,6 +67,7 @@ def make_model(config: Config, unroll: bool = True) -> models.Seq2SeqLSTM:
         answer_len=data.answer_len(config.digits),
         num_layers=config.num_layers,
         unroll=unroll,
+        forget_bias=config.forget_bias,
         manual_backward=config.lstm_backward == "manual",
     )
 

@@ -25,6 +25,19 @@ def test_each_extra_decoder_layer_adds_one_lstm(width):
     assert two - one == 4 * (width * width + width * width + width)
 
 
+@pytest.mark.parametrize("forget_bias", [1.0, 3.0])
+def test_forget_bias_sets_only_the_forget_gates_bias(forget_bias):
+    width = 8
+    params = train.init_params(
+        Config(hidden_size=width, num_layers=2, forget_bias=forget_bias)
+    )
+    for name in ("encoder", "decoder_0", "decoder_1"):
+        # Gates in Keras's order i, f, g, o: only f's block starts non-zero.
+        gates = params[name]["input"]["bias"].reshape(4, width)
+        assert jnp.all(gates[1] == forget_bias), name
+        assert jnp.all(gates[jnp.array([0, 2, 3])] == 0.0), name
+
+
 @pytest.mark.parametrize("digits,num_layers", [(2, 1), (5, 3)])
 def test_output_shape(digits, num_layers):
     config = Config(digits=digits, hidden_size=16, num_layers=num_layers)
