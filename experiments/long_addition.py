@@ -71,6 +71,7 @@ SETTINGS = (
     "forget_bias",
     "learning_rate",
     "lr_schedule",
+    "warmup_steps",
     "sampling",
     "keras_fraction",
     "carry_fraction",

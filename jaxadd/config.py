@@ -118,6 +118,12 @@ class Config:
         "cosine: decay to 0 over --epochs; constant.",
         choices=LR_SCHEDULES,
     )
+    warmup_steps: int = _setting(
+        0,
+        "Steps over which Adam's rate rises linearly from 0 to --learning_rate "
+        "before --lr_schedule takes over (the cosine still ends at 0 after "
+        "--epochs); 0 starts at the peak.",
+    )
     sampling: str = _setting(
         "keras",
         "keras: each operand a uniform length in 1..digits, then uniform digits "
@@ -199,6 +205,17 @@ class Config:
             )
         if not math.isfinite(self.forget_bias):
             raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if (
+            self.lr_schedule == "cosine"
+            and self.warmup_steps
+            and self.warmup_steps >= self.epochs * self.steps_per_epoch
+        ):
+            raise ValueError(
+                f"warmup_steps {self.warmup_steps} leaves no steps to decay over: "
+                f"{self.epochs} epochs of {self.steps_per_epoch} steps"
+            )
         possible = data.max_unique_problems(self.digits)
         if self.training_size <= 0:
             raise ValueError(f"training_size must be > 0, got {self.training_size}")

@@ -73,11 +73,28 @@ def make_model(config: Config, unroll: bool = True) -> models.Seq2SeqLSTM:
 
 
 def make_optimizer(config: Config) -> optax.GradientTransformation:
-    if config.lr_schedule == "cosine":
-        total_steps = config.epochs * config.steps_per_epoch
-        learning_rate = optax.cosine_decay_schedule(config.learning_rate, total_steps)
+    """Adam with the configured schedule, as a function of the step count.
+
+    For example ``learning_rate=3e-3, warmup_steps=1000`` gives 0 at step 0,
+    1.5e-3 at step 500 and 3e-3 at step 1000; the cosine then decays to 0 at
+    the last step of the last epoch.
+    """
+    peak = config.learning_rate
+    total_steps = config.epochs * config.steps_per_epoch
+    warmup = config.warmup_steps
+    if config.lr_schedule == "cosine" and warmup:
+        learning_rate = optax.warmup_cosine_decay_schedule(
+            0.0, peak, warmup, total_steps
+        )
+    elif config.lr_schedule == "cosine":
+        learning_rate = optax.cosine_decay_schedule(peak, total_steps)
+    elif warmup:
+        learning_rate = optax.join_schedules(
+            [optax.linear_schedule(0.0, peak, warmup), optax.constant_schedule(peak)],
+            [warmup],
+        )
     else:
-        learning_rate = config.learning_rate
+        learning_rate = peak
     return optax.adam(learning_rate)
 
 

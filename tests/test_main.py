@@ -71,6 +71,8 @@ def test_tiny_run_writes_config_and_metrics(tmp_path):
         ("--target_accuracy=2", "target_accuracy must be"),
         ("--leading_pads=17", "leading_pads must be in 0..16, got 17"),
         ("--forget_bias=inf", "forget_bias must be finite, got inf"),
+        ("--warmup_steps=-1", "warmup_steps must be >= 0, got -1"),
+        ("--warmup_steps=100000", "warmup_steps 100000 leaves no steps to decay"),
         ("--seed=-1", "seed must be in 0..2147483647"),
         ("--seed=2147483648", "seed must be in 0..2147483647"),
         ("--digits=abc", "digits"),

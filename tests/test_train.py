@@ -26,6 +26,40 @@ def test_loss_falls_over_a_few_dozen_steps():
     assert int(state.step) == 40
 
 
+def _first_updates(config, num_steps: int) -> list[float]:
+    """Adam's update of one parameter under a constant gradient of 1, step by step.
+
+    With a constant gradient Adam's normalised step is 1, so each update is
+    minus that step's learning rate.
+    """
+    tx = train.make_optimizer(config)
+    params = {"w": np.zeros(())}
+    opt_state = tx.init(params)
+    updates = []
+    for _ in range(num_steps):
+        update, opt_state = tx.update({"w": np.ones(())}, opt_state, params)
+        updates.append(-float(update["w"]))
+    return updates
+
+
+@pytest.mark.parametrize("lr_schedule", ["cosine", "constant"])
+def test_warmup_rises_linearly_to_the_peak_then_follows_the_schedule(lr_schedule):
+    config = dataclasses.replace(
+        TINY, learning_rate=1e-2, lr_schedule=lr_schedule, warmup_steps=4
+    )
+    total = config.epochs * config.steps_per_epoch
+    assert total > 8
+    rates = _first_updates(config, total)
+    np.testing.assert_allclose(rates[:5], [0, 2.5e-3, 5e-3, 7.5e-3, 1e-2], rtol=1e-3)
+    if lr_schedule == "cosine":
+        assert all(a > b for a, b in zip(rates[4:], rates[5:], strict=False))
+        assert rates[-1] < 1e-2 * 1e-2
+    else:
+        np.testing.assert_allclose(rates[4:], 1e-2, rtol=1e-3)
+    no_warmup = _first_updates(dataclasses.replace(config, warmup_steps=0), 1)
+    np.testing.assert_allclose(no_warmup, [1e-2], rtol=1e-3)
+
+
 def test_small_run_learns_two_digit_addition(quiet):
     result = train.train_and_evaluate(SMALL, log=quiet)
     # Chance is about 1e-3 exact: the first answer symbol alone has ~2 likely values.
