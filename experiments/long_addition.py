@@ -64,6 +64,7 @@ SETTINGS = (
     "reverse",
     "reverse_answer",
     "leading_pads",
+    "leading_zeros",
     "training_size",
     "epochs",
     "batch_size",

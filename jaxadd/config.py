@@ -85,6 +85,12 @@ class Config:
         "with 2, a query that fills the width, which reversed starts with a "
         "digit, starts with spaces like the shorter ones.",
     )
+    leading_zeros: bool = _setting(
+        False,
+        "Write both operands with --digits digits, leading zeros included "
+        "('12+345' is read as '012+345' at 3 digits): every query fills the "
+        "width and each digit has one place. The answer is unchanged.",
+    )
     training_size: int = _setting(
         50_000, "Unique problems generated, training and held-out together."
     )

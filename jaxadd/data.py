@@ -368,9 +368,12 @@ def edge_cases(digits: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _digits_into(out: np.ndarray, x: np.ndarray, start: np.ndarray) -> None:
-    """Writes the decimal digits of ``x[i]`` into ``out[i, start[i]:]``."""
-    length = _num_decimal_digits(x)
+def _digits_into(
+    out: np.ndarray, x: np.ndarray, start: np.ndarray, width: int | None = None
+) -> None:
+    """Writes the decimal digits of ``x[i]`` into ``out[i, start[i]:]``; with a
+    ``width``, as ``width`` digits, leading zeros included."""
+    length = _num_decimal_digits(x) if width is None else np.full(x.shape, width)
     rows = np.arange(len(x))
     for k in range(int(length.max(initial=0))):
         has_digit = k < length
@@ -380,21 +383,30 @@ def _digits_into(out: np.ndarray, x: np.ndarray, start: np.ndarray) -> None:
 
 
 def encode_queries(
-    a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, leading_pads: int = 0
+    a: np.ndarray,
+    b: np.ndarray,
+    digits: int,
+    reverse: bool,
+    leading_pads: int = 0,
+    leading_zeros: bool = False,
 ) -> np.ndarray:
     """Query ids ``[n, query_len(digits, leading_pads)]`` for ``a[i] + b[i]``.
 
     ``reverse`` reverses the whole padded query: ``"12+345 "`` becomes
     ``" 543+21"``, so the units digits come last, right before the decoder starts.
-    ``leading_pads`` spaces then go in front of either layout.
+    ``leading_zeros`` writes both operands with ``digits`` digits, so every query
+    fills the width and a digit has one place whatever the operands' lengths:
+    ``"012+345"``, reversed ``"543+210"``. ``leading_pads`` spaces then go in
+    front of any layout.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     ids = np.full((len(a), query_len(digits, leading_pads)), PAD_ID, dtype=np.int32)
     query = ids[:, leading_pads:]
-    a_len = _num_decimal_digits(a)
-    _digits_into(query, a, np.zeros_like(a_len))
+    width = digits if leading_zeros else None
+    a_len = _num_decimal_digits(a) if width is None else np.full(len(a), width)
+    _digits_into(query, a, np.zeros_like(a_len), width)
     query[np.arange(len(a)), a_len] = PLUS_ID
-    _digits_into(query, b, a_len + 1)
+    _digits_into(query, b, a_len + 1, width)
     if reverse:
         query[:] = query[:, ::-1].copy()
     return ids
@@ -485,13 +497,15 @@ def make_splits(
     keras_fraction: float = 0.0,
     leading_pads: int = 0,
     repeat_fraction: float = 0.0,
+    leading_zeros: bool = False,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
     problems after the shuffle; no pair appears in both. ``sampling``,
     ``carry_fraction``, ``keras_fraction`` and ``repeat_fraction`` are passed to
-    ``generate_problems``, ``leading_pads`` to ``encode_queries``.
+    ``generate_problems``, ``leading_pads`` and ``leading_zeros`` to
+    ``encode_queries``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -511,7 +525,13 @@ def make_splits(
 
     def split(part: slice) -> Split:
         return encode_split(
-            a[part], b[part], digits, reverse, reverse_answer, leading_pads
+            a[part],
+            b[part],
+            digits,
+            reverse,
+            reverse_answer,
+            leading_pads,
+            leading_zeros,
         )
 
     return split(slice(0, split_at)), split(slice(split_at, None))
@@ -524,11 +544,12 @@ def encode_split(
     reverse: bool,
     reverse_answer: bool,
     leading_pads: int = 0,
+    leading_zeros: bool = False,
 ) -> Split:
     """The problems ``a[i] + b[i]`` as a ``Split`` in a run's layout."""
     return Split(
         a=a,
         b=b,
-        queries=encode_queries(a, b, digits, reverse, leading_pads),
+        queries=encode_queries(a, b, digits, reverse, leading_pads, leading_zeros),
         answers=encode_answers(a + b, digits, reverse_answer),
     )

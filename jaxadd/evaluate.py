@@ -398,7 +398,9 @@ def predict_answers(
     from jaxadd import inference, train  # jax is imported only when a model runs
 
     digits = config.digits
-    queries = data.encode_queries(a, b, digits, config.reverse, config.leading_pads)
+    queries = data.encode_queries(
+        a, b, digits, config.reverse, config.leading_pads, config.leading_zeros
+    )
     answers = data.encode_answers(a + b, digits, config.reverse_answer)
     predict_fn = _predict_fn(train.make_model(config))
     ids, _ = inference.predict_in_chunks(predict_fn, params, queries)

@@ -170,7 +170,12 @@ class Predictor:
 
         config = self.config
         queries = data.encode_queries(
-            a, b, config.digits, config.reverse, config.leading_pads
+            a,
+            b,
+            config.digits,
+            config.reverse,
+            config.leading_pads,
+            config.leading_zeros,
         )
         ids, probabilities = inference.predict_in_chunks(
             self._predict, self.params, queries, chunk=self.rows

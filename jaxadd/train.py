@@ -142,6 +142,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         keras_fraction=config.keras_fraction,
         leading_pads=config.leading_pads,
         repeat_fraction=config.repeat_fraction,
+        leading_zeros=config.leading_zeros,
     )
 
 
@@ -553,6 +554,7 @@ class EpochScores:
             reverse=config.reverse,
             reverse_answer=config.reverse_answer,
             leading_pads=config.leading_pads,
+            leading_zeros=config.leading_zeros,
         )
         self.sets = {"val": val_split}
         for name, bucket in (("uniform", uniform), ("longest_chain", chain)):

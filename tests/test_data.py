@@ -88,6 +88,23 @@ def test_leading_pads_go_in_front_of_either_layout():
     np.testing.assert_array_equal(train.queries[:, 1:], no_pads.queries)
 
 
+def test_leading_zeros_give_every_digit_one_place():
+    a, b = np.array([12, 0, 999]), np.array([345, 7, 999])
+    assert data.decode(data.encode_queries(a, b, 3, True, leading_zeros=True)) == [
+        "543+210",
+        "700+000",
+        "999+999",
+    ]
+    assert data.decode(
+        data.encode_queries(a, b, 3, False, leading_pads=2, leading_zeros=True)
+    ) == ["  012+345", "  000+007", "  999+999"]
+    train, _ = data.make_splits(100, 3, True, 0.1, seed=0, leading_zeros=True)
+    plain, _ = data.make_splits(100, 3, True, 0.1, seed=0)
+    assert (train.queries != data.PAD_ID).all()  # every query fills the width
+    np.testing.assert_array_equal(train.answers, plain.answers)
+    assert (train.queries != plain.queries).any()
+
+
 def test_answers_are_padded_sums():
     sums = np.array([357, 0, 1998, 10])
     assert data.decode(data.encode_answers(sums, 3)) == ["357 ", "0   ", "1998", "10  "]
