@@ -20,6 +20,9 @@ With ``leading_pads=2`` every query gets two more spaces in front, as the
 encoder reads it: the reversed query above becomes ``"   543+21"`` (9 ids).
 Without them a query that fills the width, ``"999+999"``, reversed, starts
 with a digit, not a space, and a model can learn the short queries and not it.
+With ``leading_zeros`` both operands are written with ``digits`` digits:
+``12+345`` is read as ``"012+345"``, reversed ``"543+210"``, so a digit's place
+in the query depends on its column alone, not on the operands' lengths.
 """
 
 from __future__ import annotations

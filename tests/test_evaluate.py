@@ -149,6 +149,8 @@ def oracle(config: Config, wrong: bool = False):
         assert queries.shape[1] == width, "queries not in the run's layout"
         asked = queries[(queries == data.PLUS_ID).any(axis=1)]  # not chunk padding
         assert (asked[:, : config.leading_pads] == data.PAD_ID).all()
+        if config.leading_zeros:
+            assert (asked[:, config.leading_pads :] != data.PAD_ID).all()
         texts = data.decode(queries)
         if config.reverse:
             texts = [t[::-1] for t in texts]
@@ -168,18 +170,20 @@ def oracle(config: Config, wrong: bool = False):
 
 
 @pytest.mark.parametrize(
-    "reverse, reverse_answer, leading_pads",
-    [(True, True, 0), (True, False, 0), (False, True, 0), (False, False, 0)]
-    + [(True, True, 2), (False, False, 1)],
+    "reverse, reverse_answer, leading_pads, leading_zeros",
+    [(True, True, 0, 0), (True, False, 0, 0), (False, True, 0, 0)]
+    + [(False, False, 0, 0), (True, True, 2, 0), (False, False, 1, 0)]
+    + [(True, True, 2, 1), (False, True, 0, 1)],
 )
 def test_scores_of_a_perfect_and_a_wrong_model(
-    monkeypatch, reverse, reverse_answer, leading_pads
+    monkeypatch, reverse, reverse_answer, leading_pads, leading_zeros
 ):
     config = Config(
         digits=3,
         reverse=reverse,
         reverse_answer=reverse_answer,
         leading_pads=leading_pads,
+        leading_zeros=bool(leading_zeros),
     )
     buckets = evaluate.build_suites(3, 40, seed=0)
     monkeypatch.setattr(evaluate, "_predict_fn", oracle(config))

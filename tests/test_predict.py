@@ -84,6 +84,9 @@ def test_predictor_asks_in_the_runs_query_layout(monkeypatch):
     predictor = predict.Predictor(Config(digits=3, leading_pads=2), None, rows=2)
     predictor(np.array([12]), np.array([345]))
     assert seen[0] == "   543+21"
+    zeros = Config(digits=3, leading_pads=2, leading_zeros=True)
+    predict.Predictor(zeros, None, rows=2)(np.array([12]), np.array([345]))
+    assert seen[-2] == "  543+210"  # the chunk's second row pads it
 
 
 def problems_text(split: data.Split) -> str:

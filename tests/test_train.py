@@ -144,6 +144,17 @@ def test_every_epoch_is_scored_on_full_length_problems_none_trained_on(quiet):
     assert np.mean(np.minimum(uniform.a, uniform.b) >= 100) > 0.75
 
 
+def test_leading_zeros_reach_every_split_and_scored_set():
+    config = dataclasses.replace(
+        TINY, digits=3, training_size=2000, leading_pads=1, leading_zeros=True
+    )
+    train_split, val_split = train.make_splits(config)
+    scoring = train.EpochScores(config, train_split, val_split)
+    for split in (train_split, *scoring.sets.values()):
+        assert (split.queries[:, 0] == data.PAD_ID).all()
+        assert (split.queries[:, 1:] != data.PAD_ID).all()  # 3 digits, +, 3 digits
+
+
 def test_samples_are_shown_unreversed(quiet):
     train.train_and_evaluate(TINY, log=quiet)
     samples = [line for line in quiet.lines if line.startswith("Q ")]
