@@ -30,8 +30,8 @@ from 3.88% to 27.18%, still stalled
 or a 3,500-step warm-up (``--warmup_steps=3500``) to 20.99% and 12.18%
 (``..._lr15e-4_seed2.md``, ``..._wu3500_seed2.md``). Operands written with
 leading zeros (``--leading_zeros``) took it to 99.28%, 100% longest chains,
-30 of 33 edge cases (``..._zeros_seed2.md``); seeds 0 and 1 with them are
-not measured yet.
+30 of 33 edge cases (``..._zeros_seed2.md``), and seed 0 to 99.99%, 100%
+and 29 of 31 (``..._zeros_seed0.md``); seed 1 with them is not finished yet.
 Until session 20 the peak rate was 1e-2, which gave 94.93%, 2.16% and 2.43%
 uniform-10k for seeds 0-2 (``experiments/results/table.md``, row ``best-d10``).
 Also followed by ``--digits=8`` and ``--digits=9``; what was tried:
