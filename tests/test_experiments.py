@@ -449,3 +449,60 @@ def test_wrong_digits_aligns_answers_at_the_units_digit():
     # One count per position of the longest answer, 11 digits.
     assert counts["wrong_at_position"] == [2, 1, 0, 2] + [0] * 7
     assert counts["digits_wrong"] == {"1": 3, "2": 1}
+
+
+def test_edge_neighbours_families_are_shaped_like_the_edge_cases():
+    from experiments import edge_neighbours
+
+    families = edge_neighbours.families(4)
+    pairs = {name: set(zip(*operands)) for name, operands in families.items()}
+    assert (1000, 1000) in pairs["round pairs"] and len(pairs["round pairs"]) == 81
+    plus_one = {(1000, 1001), (1000, 1010), (1000, 1100)}
+    assert pairs["round pairs plus a one"] == plus_one | {(b, a) for a, b in plus_one}
+    assert {(9999, 9999), (4444, 5555)} <= pairs["full runs"]
+    assert len(pairs["full runs"]) == 81
+    assert (4999, 5001) in pairs["nines into a round sum"]
+    assert {a + b for a, b in pairs["nines into a round sum"]} == {10_000}
+    assert len(pairs["nines into a round sum"]) == 16
+
+
+def test_edge_neighbours_tiny_scores_each_family_of_a_run(tmp_path):
+    workdir = tmp_path / "run"
+    run_script(
+        "-m",
+        "jaxadd.main",
+        "--config=tiny",
+        "--digits=3",
+        "--epochs=1",
+        "--training_size=2000",
+        f"--workdir={workdir}",
+    )
+    run_script(
+        "experiments/edge_neighbours.py",
+        str(workdir),
+        str(workdir),
+        f"--out_dir={tmp_path}",
+        "--stem=neighbours",
+    )
+    result = json.loads((tmp_path / "neighbours.json").read_text())
+    assert_provenance(result, "experiments/edge_neighbours.py")
+    first, second = result["runs"]
+    assert first == second and first["digits"] == 3 and first["epoch"] == 1
+    from experiments import edge_neighbours
+
+    families = edge_neighbours.families(3)
+    assert list(first["families"]) == list(families)
+    for name, score in first["families"].items():
+        # Trained pairs are left out, so a family may shrink, never grow.
+        assert 0 <= score["correct"] <= score["n"] <= len(families[name][0])
+        wrong = score["n"] - score["correct"]
+        assert len(score["wrong"]) == min(wrong, edge_neighbours.SHOWN_WRONG)
+    assert "round pairs plus a one" in (tmp_path / "neighbours.md").read_text()
+    missing = subprocess.run(
+        [sys.executable, "experiments/edge_neighbours.py", str(tmp_path / "none")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
