@@ -77,6 +77,7 @@ SETTINGS = (
     "keras_fraction",
     "carry_fraction",
     "repeat_fraction",
+    "sparse_fraction",
     "curriculum_epochs",
     "seed",
 )

@@ -148,6 +148,12 @@ class Config:
         "of both operands (4444+5555, 1+9999, 1000+1000), never an edge case; "
         "the rest follow --sampling.",
     )
+    sparse_fraction: float = _setting(
+        0.0,
+        "Share of the problems built with operands mostly zeros below their top "
+        "digit (7000+2000, 1000+1010: each lower digit 0 with a chance drawn per "
+        "problem), never an edge case; the rest follow --sampling.",
+    )
     keras_fraction: float = _setting(
         0.0,
         "With --sampling=uniform, the share of the problems drawn the keras way "
@@ -252,6 +258,12 @@ class Config:
                 "repeat_fraction must be in [0, 1 - carry_fraction], "
                 f"got {self.repeat_fraction}"
             )
+        built = self.carry_fraction + self.repeat_fraction + self.sparse_fraction
+        if not (0.0 <= self.sparse_fraction and built <= 1 + 1e-9):  # NaN too
+            raise ValueError(
+                "sparse_fraction must be in [0, 1 - carry_fraction - "
+                f"repeat_fraction], got {self.sparse_fraction}"
+            )
         if not 0.0 <= self.keras_fraction <= 1.0:  # also refuses NaN
             raise ValueError(
                 f"keras_fraction must be in [0, 1], got {self.keras_fraction}"
@@ -269,6 +281,7 @@ class Config:
                 self.sampling,
                 self.carry_fraction,
                 self.repeat_fraction,
+                self.sparse_fraction,
             )
         except ValueError as err:
             raise ValueError(f"training_size {self.training_size}: {err}") from None

@@ -167,6 +167,32 @@ def sample_with_runs(
     return operands[0], operands[1]
 
 
+def sample_sparse(
+    rng: np.random.Generator, n: int, digits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` problems whose operands are mostly zeros below their top digit.
+
+    Each operand gets a length ``L`` uniform in ``1..digits`` and a top digit
+    uniform in 1..9; each of its ``L - 1`` lower digits is 0 with probability
+    ``p``, else uniform in 1..9, where ``p`` is drawn uniform in [0, 1) per
+    problem, the same for both operands. So ``7000000000+2000000000`` and
+    ``1000000000+1000100000`` come up, which the other draws almost never give
+    (for ``digits=10`` about one of these problems in 2,000 has two 10-digit
+    operands with nothing but zeros below their top digits): with
+    ``leading_zeros``, short operands put zeros above the digits, these put them
+    below.
+    """
+    lengths = rng.integers(1, digits + 1, size=(2, n))
+    zero_chance = rng.random(n)
+    operands = np.zeros((2, n), np.int64)
+    for column in range(digits):
+        nonzero = rng.integers(1, 10, size=(2, n))
+        zero = rng.random((2, n)) < zero_chance
+        digit = np.where(column == lengths - 1, nonzero, np.where(zero, 0, nonzero))
+        operands += np.where(column < lengths, digit, 0) * np.int64(10**column)
+    return operands[0], operands[1]
+
+
 def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[int]:
     """Problems to build per longest carry chain ``1..digits`` (list index 0 is 1).
 
@@ -184,6 +210,7 @@ def check_request(
     sampling: str = "keras",
     carry_fraction: float = 0.0,
     repeat_fraction: float = 0.0,
+    sparse_fraction: float = 0.0,
 ) -> None:
     """Raises ``ValueError`` (one line) if the problems asked for cannot be drawn.
 
@@ -204,6 +231,12 @@ def check_request(
     if not (0.0 <= repeat_fraction and carry_fraction + repeat_fraction <= 1 + 1e-9):
         raise ValueError(
             f"repeat_fraction must be in [0, 1 - carry_fraction], got {repeat_fraction}"
+        )
+    built = carry_fraction + repeat_fraction + sparse_fraction
+    if not (0.0 <= sparse_fraction and built <= 1 + 1e-9):
+        raise ValueError(
+            "sparse_fraction must be in [0, 1 - carry_fraction - repeat_fraction], "
+            f"got {sparse_fraction}"
         )
     possible = max_unique_problems(digits)
     if num_problems < 0:
@@ -230,6 +263,17 @@ def check_request(
             f"repeat_fraction {repeat_fraction} asks for {repeats} problems but "
             f"only {not_edge} are not edge cases"
         )
+    # Sparse operands are never 0: the pairs of nonzero operands bound them.
+    sparse = round(num_problems * sparse_fraction)
+    nonzero = (10**digits - 1) * 10**digits // 2
+    ea, eb = edge_cases(digits)
+    edge_nonzero = len(np.unique(pair_keys(ea, eb, digits)[(ea > 0) & (eb > 0)]))
+    left = nonzero - edge_nonzero - repeats - round(num_problems * carry_fraction)
+    if sparse > left:
+        raise ValueError(
+            f"sparse_fraction {sparse_fraction} asks for {sparse} problems but "
+            f"only {max(left, 0)} pairs of nonzero operands are left"
+        )
 
 
 def generate_problems(
@@ -240,6 +284,7 @@ def generate_problems(
     carry_fraction: float = 0.0,
     keras_fraction: float = 0.0,
     repeat_fraction: float = 0.0,
+    sparse_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``num_problems`` distinct addition problems.
 
@@ -255,8 +300,10 @@ def generate_problems(
     uniform among the pairs with that chain (``carries.sample_with_chain``).
     With ``repeat_fraction > 0`` that share is built with runs of one digit
     (``sample_with_runs``: ``4444+5555``, ``1+9999``), never an edge case
-    (``edge_cases``), so the edge cases stay a test of what was not trained on.
-    Both shares come first; the rest are drawn as ``sampling`` says, from a
+    (``edge_cases``), so the edge cases stay a test of what was not trained on;
+    with ``sparse_fraction > 0`` that share is built with operands mostly zeros
+    below their top digit (``sample_sparse``: ``7000+2000``), never an edge case
+    either. These shares come first; the rest are drawn as ``sampling`` says, from a
     generator of their own, so the default problems are the same without them.
     With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
     rest is drawn the Keras way, also from a generator of its own, before the
@@ -270,6 +317,7 @@ def generate_problems(
       sampling: ``"keras"`` (the Keras distribution) or ``"uniform"``.
       carry_fraction: share of the problems built with long carry chains.
       repeat_fraction: share of the problems built with runs of one digit.
+      sparse_fraction: share of the problems built with mostly-zero operands.
       keras_fraction: with ``sampling="uniform"``, the share of the problems
         not built for carries or runs that is drawn the Keras way.
 
@@ -282,7 +330,9 @@ def generate_problems(
       ValueError: if an argument is out of range or more problems are asked for
         than exist (see ``check_request``).
     """
-    check_request(num_problems, digits, sampling, carry_fraction, repeat_fraction)
+    check_request(
+        num_problems, digits, sampling, carry_fraction, repeat_fraction, sparse_fraction
+    )
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
     seen = pair_keys(np.zeros(0, np.int64), np.zeros(0, np.int64), digits)
@@ -298,14 +348,19 @@ def generate_problems(
         a_parts.append(a)
         b_parts.append(b)
         seen = np.concatenate([seen, pair_keys(a, b, digits)])
-    # Both shares rounded up may ask for one problem more than there is room for.
-    num_repeats = min(round(num_problems * repeat_fraction), num_problems - len(seen))
-    if num_repeats:
-        runs_rng = np.random.default_rng([seed, 5])
-        edge = pair_keys(*edge_cases(digits), digits)
+    # The shares rounded up may ask for a problem more than there is room for.
+    edge = pair_keys(*edge_cases(digits), digits)
+    for fraction, sampler, stream in (
+        (repeat_fraction, sample_with_runs, 5),
+        (sparse_fraction, sample_sparse, 6),
+    ):
+        wanted = min(round(num_problems * fraction), num_problems - len(seen))
+        if not wanted:
+            continue
+        built_rng = np.random.default_rng([seed, stream])
         a, b = draw_unique(
-            lambda n: sample_with_runs(runs_rng, n, digits),
-            num_repeats,
+            lambda n, rng=built_rng, sampler=sampler: sampler(rng, n, digits),
+            wanted,
             digits,
             exclude=np.unique(np.concatenate([seen, edge])),
         )
@@ -501,14 +556,15 @@ def make_splits(
     leading_pads: int = 0,
     repeat_fraction: float = 0.0,
     leading_zeros: bool = False,
+    sparse_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
     problems after the shuffle; no pair appears in both. ``sampling``,
-    ``carry_fraction``, ``keras_fraction`` and ``repeat_fraction`` are passed to
-    ``generate_problems``, ``leading_pads`` and ``leading_zeros`` to
-    ``encode_queries``.
+    ``carry_fraction``, ``keras_fraction``, ``repeat_fraction`` and
+    ``sparse_fraction`` are passed to ``generate_problems``, ``leading_pads``
+    and ``leading_zeros`` to ``encode_queries``.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -520,6 +576,7 @@ def make_splits(
         carry_fraction,
         keras_fraction,
         repeat_fraction,
+        sparse_fraction,
     )
     order = np.random.default_rng([seed, 1]).permutation(num_problems)
     a, b = a[order], b[order]

@@ -143,6 +143,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         leading_pads=config.leading_pads,
         repeat_fraction=config.repeat_fraction,
         leading_zeros=config.leading_zeros,
+        sparse_fraction=config.sparse_fraction,
     )
 
 

@@ -235,6 +235,46 @@ def test_a_repeat_share_comes_first_and_leaves_the_edge_cases_out():
     assert unordered(train.a, train.b) <= unordered(a, b)
 
 
+def test_sample_sparse_puts_zeros_below_the_top_digit():
+    digits, n = 10, 20_000
+    a, b = data.sample_sparse(np.random.default_rng(0), n, digits)
+    assert min(a.min(), b.min()) >= 1 and max(a.max(), b.max()) < 10**digits
+    top = 10 ** (digits - 1)
+    # Two 10-digit operands with only zeros below the top digit: about 1 in
+    # 1,900 (both full length 1/100, all 18 lower digits zero 1/19); a uniform
+    # pair has them with probability 1e-18.
+    round_pairs = (a >= top) & (b >= top) & (a % top == 0) & (b % top == 0)
+    assert 3 <= round_pairs.sum() <= 30
+    # Both operands are dense or sparse together (one chance per problem).
+    zeros_a = np.char.count(a.astype(str), "0")
+    zeros_b = np.char.count(b.astype(str), "0")
+    full = (a >= top) & (b >= top)
+    assert np.corrcoef(zeros_a[full], zeros_b[full])[0, 1] > 0.5
+
+
+def test_a_sparse_share_comes_after_the_runs_and_leaves_the_edge_cases_out():
+    digits, n = 4, 20_000
+    shares = {"carry_fraction": 0.1, "repeat_fraction": 0.2}
+    plain = data.generate_problems(n, digits, 1, "keras", **shares)
+    again = data.generate_problems(n, digits, 1, "keras", **shares, sparse_fraction=0)
+    np.testing.assert_array_equal(plain[0], again[0])  # 0 changes nothing
+    a, b = data.generate_problems(n, digits, 1, "keras", **shares, sparse_fraction=0.3)
+    assert len(unordered(a, b)) == n
+    np.testing.assert_array_equal(a[:6000], plain[0][:6000])  # carry and runs
+    sparse = slice(6000, 12_000)
+    assert min(a[sparse].min(), b[sparse].min()) >= 1
+    zeros = np.char.count(a.astype(str), "0") / np.char.str_len(a.astype(str))
+    assert zeros[sparse].mean() > 2 * zeros[12_000:].mean()
+    edge = unordered(*data.edge_cases(digits))
+    assert not edge & unordered(a[sparse], b[sparse])
+    train, _ = train_lib.make_splits(
+        Config(digits=digits, training_size=n, seed=1, sparse_fraction=0.3, **shares)
+    )
+    assert unordered(train.a, train.b) <= unordered(a, b)
+    # One digit: 39 pairs of nonzero operands are not edge cases, all drawable.
+    assert len(unordered(*data.generate_problems(39, 1, 0, sparse_fraction=1.0))) == 39
+
+
 def test_carry_request_larger_than_a_bucket_is_refused():
     # One digit: 25 unordered problems carry (a + b >= 10).
     data.generate_problems(50, 1, 0, carry_fraction=0.5)
@@ -252,6 +292,13 @@ def test_carry_request_larger_than_a_bucket_is_refused():
         ({"repeat_fraction": -0.1}, "repeat_fraction must be in"),
         ({"carry_fraction": 0.5, "repeat_fraction": 0.6}, "repeat_fraction must"),
         ({"repeat_fraction": float("nan")}, "repeat_fraction must be in"),
+        ({"sparse_fraction": -0.1}, "sparse_fraction must be in"),
+        ({"repeat_fraction": 0.5, "sparse_fraction": 0.6}, "sparse_fraction must"),
+        ({"sparse_fraction": float("nan")}, "sparse_fraction must be in"),
+        (
+            {"digits": 1, "training_size": 40, "sparse_fraction": 1.0},
+            "asks for 40 problems but only 39 pairs of nonzero operands",
+        ),
         (
             {"digits": 1, "training_size": 55, "repeat_fraction": 1.0},
             "asks for 55 problems but only 47 are not edge cases",
