@@ -257,7 +257,9 @@ def check_request(
                 f"{digits} digit(s)"
             )
     repeats = round(num_problems * repeat_fraction)
-    not_edge = possible - len(np.unique(pair_keys(*edge_cases(digits), digits)))
+    edge_a, edge_b = edge_cases(digits)
+    edge_keys = pair_keys(edge_a, edge_b, digits)
+    not_edge = possible - len(np.unique(edge_keys))
     if repeats > not_edge:
         raise ValueError(
             f"repeat_fraction {repeat_fraction} asks for {repeats} problems but "
@@ -266,8 +268,7 @@ def check_request(
     # Sparse operands are never 0: the pairs of nonzero operands bound them.
     sparse = round(num_problems * sparse_fraction)
     nonzero = (10**digits - 1) * 10**digits // 2
-    ea, eb = edge_cases(digits)
-    edge_nonzero = len(np.unique(pair_keys(ea, eb, digits)[(ea > 0) & (eb > 0)]))
+    edge_nonzero = len(np.unique(edge_keys[(edge_a > 0) & (edge_b > 0)]))
     left = nonzero - edge_nonzero - repeats - round(num_problems * carry_fraction)
     if sparse > left:
         raise ValueError(
