@@ -23,7 +23,10 @@ Writes ``experiments/results/<stem>.md``, ``.json`` and ``.png`` (held-out exact
 match against digits, one line per width; against training examples, one line
 per run; and against the longer operand's length), with the machine. Runs keep
 their workdirs under ``--workdir_root``; rerunning the script resumes an
-unfinished run and scores a finished one again without training it.
+unfinished run and scores a finished one again without training it. Ctrl-C
+(or SIGTERM) stops a run at once, mid-epoch too, with one line on stderr and
+exit 130 (143); every finished epoch stays in its workdir, and the same
+command resumes from there.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import common  # noqa: E402
-from jaxadd import evaluate, train  # noqa: E402
+from jaxadd import cli, evaluate, train  # noqa: E402
 from jaxadd.config import Config  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROG = "long_addition"
 
 
 # The script's own recipe, where no --config is given: a shorter budget than
@@ -353,7 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     )
     start = time.perf_counter()
-    rows = [run_one(d, h, args) for h in widths for d in digits_list]
+    # In a thread, so that Ctrl-C need not wait for a compiled epoch (minutes).
+    rows = cli.run_interruptibly(
+        PROG,
+        lambda: [run_one(d, h, args) for h in widths for d in digits_list],
+        lambda: (
+            f"finished epochs kept under {args.workdir_root}; "
+            "the same command resumes from there"
+        ),
+    )
 
     reference = make_config(digits_list[0], widths[0], args)
     # The grid's axes (digits, width) vary by row; the other settings do not.

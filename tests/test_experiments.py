@@ -1,13 +1,16 @@
 """The experiment scripts run end to end on a tiny setting (no speed is asserted)."""
 
+import contextlib
 import dataclasses
 import json
 import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -226,6 +229,43 @@ def test_long_addition_tiny_writes_table_and_curves(tmp_path):
     assert "uniform-10k exact %" in text and "edge cases right" in text
     assert "wrong digits by position: 0: " in text
     assert (tmp_path / "long_addition_tiny.png").stat().st_size > 1000
+
+
+def test_long_addition_ctrl_c_mid_run_is_one_line_and_resumes(tmp_path):
+    # A 10-digit epoch is a compiled call of minutes: Ctrl-C must not wait for it.
+    root = tmp_path / "runs"
+    command = [sys.executable, "experiments/long_addition.py", "--config=tiny"]
+    command += ["--epochs=40", "--per_bucket=20", "--quiet"]
+    command += [f"--out_dir={tmp_path}", f"--workdir_root={root}"]
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    metrics = root / "d2_h16" / "metrics.jsonl"
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (metrics.exists() and metrics.read_text().strip()):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    if process.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert process.returncode == 130, stderr
+    (line,) = stderr.decode().splitlines()
+    assert line == (
+        f"long_addition: interrupted by SIGINT; finished epochs kept under {root}; "
+        "the same command resumes from there"
+    )
+    kept = metrics.read_text().splitlines()
+    assert 0 < len(kept) < 40
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert metrics.read_text().splitlines()[: len(kept)] == kept
+    assert len(metrics.read_text().splitlines()) == 40
 
 
 def test_digits_defaults_tiny_scores_each_bare_run_and_its_reference(tmp_path):
