@@ -262,7 +262,9 @@ def test_long_addition_ctrl_c_mid_run_is_one_line_and_resumes(tmp_path):
     )
     kept = metrics.read_text().splitlines()  # all 40 if it was scoring already
     assert 0 < len(kept) <= 40
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert metrics.read_text().splitlines()[: len(kept)] == kept
     assert len(metrics.read_text().splitlines()) == 40
