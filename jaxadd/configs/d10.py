@@ -19,8 +19,8 @@ EPYC development CPU, 2 cores, 5.85M examples, 1.4-2 hours a seed;
 Every seed answers ``1000000000+1000000000=1000000000``, and seeds 0 and 2
 get ``9999999999+9999999999`` wrong too: operands mostly zeros below a
 nonzero top digit are the weak region (``experiments/edge_neighbours.py``).
-Not yet within the goal's 20 minutes a seed: 99% uniform came after 4-5M
-examples.
+Not yet within the goal's 20 minutes a seed: 99% uniform came after
+4.05-5.40M examples.
 
 Before the leading zeros (``d10`` until session 27: Keras sampling with a
 fifth long carries), 0 of 3 seeds reached 99% uniform-10k (93.42%, 96.56%,
