@@ -2,12 +2,13 @@
 
 The edge cases (``jaxadd.data.edge_cases``) are single problems; a run that
 fails one may fail a whole region of problems shaped like it, or only that one.
-This scores four families built the same way for any ``digits`` (shown here
+This scores five families built the same way for any ``digits`` (shown here
 for 4 digits), each in both orders:
 
 - round pairs: ``x000+y000`` for x, y in 1..9 (like ``1000+1000``);
 - round pairs plus a one: ``1000+1001``, ``1000+1010``, ``1000+1100``;
 - full runs: ``xxxx+yyyy`` for x, y in 1..9 (like ``9999+9999``, ``4444+5555``);
+- shorter runs: the same with 1 to ``digits - 1`` digits (``999+999``, ``44+55``);
 - nines into a round sum: ``1999+8001`` ... ``8999+1001`` (like ``4999+5001``).
 
 Pairs the run trained on are left out, as the evaluation suites leave them::
@@ -45,6 +46,12 @@ def families(digits: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "round pairs plus a one": [(top, top + 10**k) for k in range(digits - 1)],
         "full runs": [
             (x * repunit, y * repunit) for x in range(1, 10) for y in range(x, 10)
+        ],
+        "shorter runs": [
+            (x * (10**k - 1) // 9, y * (10**k - 1) // 9)
+            for k in range(1, digits)
+            for x in range(1, 10)
+            for y in range(x, 10)
         ],
         "nines into a round sum": [
             (x * top + top - 1, (9 - x) * top + 1) for x in range(1, 9)

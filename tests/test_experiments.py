@@ -503,6 +503,9 @@ def test_edge_neighbours_families_are_shaped_like_the_edge_cases():
     assert pairs["round pairs plus a one"] == plus_one | {(b, a) for a, b in plus_one}
     assert {(9999, 9999), (4444, 5555)} <= pairs["full runs"]
     assert len(pairs["full runs"]) == 81
+    shorter = pairs["shorter runs"]
+    assert {(1, 1), (999, 999), (44, 55), (55, 44)} <= shorter
+    assert len(shorter) == 3 * 81 and not shorter & pairs["full runs"]
     assert (4999, 5001) in pairs["nines into a round sum"]
     assert {a + b for a, b in pairs["nines into a round sum"]} == {10_000}
     assert len(pairs["nines into a round sum"]) == 16
