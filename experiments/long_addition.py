@@ -82,6 +82,7 @@ SETTINGS = (
     "carry_fraction",
     "repeat_fraction",
     "sparse_fraction",
+    "full_run_fraction",
     "curriculum_epochs",
     "seed",
 )

@@ -154,6 +154,13 @@ class Config:
         "digit (7000+2000, 1000+1010: each lower digit 0 with a chance drawn per "
         "problem), never an edge case; the rest follow --sampling.",
     )
+    full_run_fraction: float = _setting(
+        0.0,
+        "Share of the problems built with two --digits-digit operands, each a run "
+        "of one digit over all but one or two columns, the same in both "
+        "(9999999989+9999999999, 4444444444+5555555515), never an edge case; "
+        "the rest follow --sampling.",
+    )
     keras_fraction: float = _setting(
         0.0,
         "With --sampling=uniform, the share of the problems drawn the keras way "
@@ -264,6 +271,12 @@ class Config:
                 "sparse_fraction must be in [0, 1 - carry_fraction - "
                 f"repeat_fraction], got {self.sparse_fraction}"
             )
+        built += self.full_run_fraction
+        if not (0.0 <= self.full_run_fraction and built <= 1 + 1e-9):  # NaN too
+            raise ValueError(
+                "full_run_fraction must be in [0, 1 - carry_fraction - "
+                f"repeat_fraction - sparse_fraction], got {self.full_run_fraction}"
+            )
         if not 0.0 <= self.keras_fraction <= 1.0:  # also refuses NaN
             raise ValueError(
                 f"keras_fraction must be in [0, 1], got {self.keras_fraction}"
@@ -282,6 +295,7 @@ class Config:
                 self.carry_fraction,
                 self.repeat_fraction,
                 self.sparse_fraction,
+                self.full_run_fraction,
             )
         except ValueError as err:
             raise ValueError(f"training_size {self.training_size}: {err}") from None

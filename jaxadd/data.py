@@ -193,6 +193,54 @@ def sample_sparse(
     return operands[0], operands[1]
 
 
+def sample_full_runs(
+    rng: np.random.Generator, n: int, digits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` problems of two ``digits``-digit operands, each a run of one digit
+    over all but one or two columns, the same columns in both.
+
+    The run covers ``r`` columns, ``r`` uniform in ``digits-2..digits-1`` (at
+    least 1), at a uniform place; its digit is uniform in 1..9 in ``a`` and,
+    separately, in ``b``; the other columns get uniform digits (1..9 in the top
+    column). So ``9999999989+9999999999`` and ``4444444444+5555555515`` come up
+    (a full run like ``8888888888+9999999999`` only where a free digit matches),
+    the neighbours of the all-nines and ``44..4+55..5`` edge cases: at 10
+    digits about one of these problems in 80 has nines in both operands in all
+    but at most two columns, one in 30,000 of ``sample_with_runs``'. The
+    caller leaves out the edge cases themselves (``generate_problems``).
+    """
+    run = rng.integers(max(1, digits - 2), max(1, digits - 1) + 1, size=n)
+    start = rng.integers(0, digits - run + 1)
+    run_digits = rng.integers(1, 10, size=(2, n))
+    operands = np.zeros((2, n), np.int64)
+    for column in range(digits):
+        free = rng.integers(1 if column == digits - 1 else 0, 10, size=(2, n))
+        inside = (start <= column) & (column < start + run)
+        operands += np.where(inside, run_digits, free) * np.int64(10**column)
+    return operands[0], operands[1]
+
+
+def count_full_runs(digits: int) -> int:
+    """Unordered pairs ``sample_full_runs`` can draw that are not edge cases:
+    exact up to 2 digits, a lower bound above (enough to refuse what cannot be
+    drawn).
+
+    From 3 digits, the runs over all but the top two columns alone give
+    ``81 * 90**2`` distinct ordered pairs (the run digits and free digits can be
+    read back from the operands), so at least half as many unordered ones.
+    """
+    edge = np.unique(pair_keys(*edge_cases(digits), digits))
+    if digits >= 3:
+        return 81 * 90**2 // 2 - len(edge)
+    operands = np.arange(10 ** (digits - 1) if digits > 1 else 1, 10**digits)
+    a, b = (grid.ravel() for grid in np.meshgrid(operands, operands))
+    same = np.zeros(len(a), bool)  # a run over all but at most 2 columns
+    for column in range(digits):  # at 1 or 2 digits any one column is a run
+        same |= (a // 10**column % 10 > 0) & (b // 10**column % 10 > 0)
+    keys = np.unique(pair_keys(a[same], b[same], digits))
+    return len(keys) - int(np.isin(keys, edge).sum())
+
+
 def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[int]:
     """Problems to build per longest carry chain ``1..digits`` (list index 0 is 1).
 
@@ -211,6 +259,7 @@ def check_request(
     carry_fraction: float = 0.0,
     repeat_fraction: float = 0.0,
     sparse_fraction: float = 0.0,
+    full_run_fraction: float = 0.0,
 ) -> None:
     """Raises ``ValueError`` (one line) if the problems asked for cannot be drawn.
 
@@ -275,6 +324,21 @@ def check_request(
             f"sparse_fraction {sparse_fraction} asks for {sparse} problems but "
             f"only {max(left, 0)} pairs of nonzero operands are left"
         )
+    built += full_run_fraction
+    if not (0.0 <= full_run_fraction and built <= 1 + 1e-9):
+        raise ValueError(
+            "full_run_fraction must be in [0, 1 - carry_fraction - repeat_fraction "
+            f"- sparse_fraction], got {full_run_fraction}"
+        )
+    # The earlier shares may have taken full-run pairs too.
+    full_runs = round(num_problems * full_run_fraction)
+    earlier = round(num_problems * carry_fraction) + repeats + sparse
+    left = count_full_runs(digits) - earlier
+    if full_runs > left:
+        raise ValueError(
+            f"full_run_fraction {full_run_fraction} asks for {full_runs} problems "
+            f"but only {max(left, 0)} full-run pairs are sure to be left"
+        )
 
 
 def generate_problems(
@@ -286,6 +350,7 @@ def generate_problems(
     keras_fraction: float = 0.0,
     repeat_fraction: float = 0.0,
     sparse_fraction: float = 0.0,
+    full_run_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``num_problems`` distinct addition problems.
 
@@ -303,9 +368,12 @@ def generate_problems(
     (``sample_with_runs``: ``4444+5555``, ``1+9999``), never an edge case
     (``edge_cases``), so the edge cases stay a test of what was not trained on;
     with ``sparse_fraction > 0`` that share is built with operands mostly zeros
-    below their top digit (``sample_sparse``: ``7000+2000``), never an edge case
-    either. These shares come first; the rest are drawn as ``sampling`` says, from a
-    generator of their own, so the default problems are the same without them.
+    below their top digit (``sample_sparse``: ``7000+2000``), and with
+    ``full_run_fraction > 0`` that share with two full-width operands, each a
+    run of one digit over all but one or two columns (``sample_full_runs``:
+    ``9999999989+9999999999``), never an edge case either. These shares come
+    first; the rest are drawn as ``sampling`` says, from a generator of their
+    own, so the default problems are the same without them.
     With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
     rest is drawn the Keras way, also from a generator of its own, before the
     uniform ones: short operands (``9+1``) that uniform draws almost never give.
@@ -319,6 +387,7 @@ def generate_problems(
       carry_fraction: share of the problems built with long carry chains.
       repeat_fraction: share of the problems built with runs of one digit.
       sparse_fraction: share of the problems built with mostly-zero operands.
+      full_run_fraction: share of the problems built with full-width runs.
       keras_fraction: with ``sampling="uniform"``, the share of the problems
         not built for carries or runs that is drawn the Keras way.
 
@@ -332,7 +401,13 @@ def generate_problems(
         than exist (see ``check_request``).
     """
     check_request(
-        num_problems, digits, sampling, carry_fraction, repeat_fraction, sparse_fraction
+        num_problems,
+        digits,
+        sampling,
+        carry_fraction,
+        repeat_fraction,
+        sparse_fraction,
+        full_run_fraction,
     )
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
@@ -354,6 +429,7 @@ def generate_problems(
     for fraction, sampler, stream in (
         (repeat_fraction, sample_with_runs, 5),
         (sparse_fraction, sample_sparse, 6),
+        (full_run_fraction, sample_full_runs, 7),
     ):
         wanted = min(round(num_problems * fraction), num_problems - len(seen))
         if not wanted:
@@ -558,13 +634,15 @@ def make_splits(
     repeat_fraction: float = 0.0,
     leading_zeros: bool = False,
     sparse_fraction: float = 0.0,
+    full_run_fraction: float = 0.0,
 ) -> tuple[Split, Split]:
     """Generates, shuffles and splits unique problems into (train, validation).
 
     The validation split is the last ``floor(num_problems * val_fraction)``
     problems after the shuffle; no pair appears in both. ``sampling``,
-    ``carry_fraction``, ``keras_fraction``, ``repeat_fraction`` and
-    ``sparse_fraction`` are passed to ``generate_problems``, ``leading_pads``
+    ``carry_fraction``, ``keras_fraction``, ``repeat_fraction``,
+    ``sparse_fraction`` and ``full_run_fraction`` are passed to
+    ``generate_problems``, ``leading_pads``
     and ``leading_zeros`` to ``encode_queries``.
     """
     if not 0.0 <= val_fraction < 1.0:
@@ -578,6 +656,7 @@ def make_splits(
         keras_fraction,
         repeat_fraction,
         sparse_fraction,
+        full_run_fraction,
     )
     order = np.random.default_rng([seed, 1]).permutation(num_problems)
     a, b = a[order], b[order]

@@ -144,6 +144,7 @@ def make_splits(config: Config) -> tuple[data.Split, data.Split]:
         repeat_fraction=config.repeat_fraction,
         leading_zeros=config.leading_zeros,
         sparse_fraction=config.sparse_fraction,
+        full_run_fraction=config.full_run_fraction,
     )
 
 

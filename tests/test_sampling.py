@@ -275,6 +275,60 @@ def test_a_sparse_share_comes_after_the_runs_and_leaves_the_edge_cases_out():
     assert len(unordered(*data.generate_problems(39, 1, 0, sparse_fraction=1.0))) == 39
 
 
+def _near_all_nines(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
+    """Both operands full width, nines in both in all but at most two columns."""
+    full = (a >= 10 ** (digits - 1)) & (b >= 10 ** (digits - 1))
+    nines = sum((a // 10**c % 10 == 9) & (b // 10**c % 10 == 9) for c in range(digits))
+    return full & (nines >= digits - 2)
+
+
+def test_full_runs_are_neighbours_of_the_all_nines_that_runs_almost_never_give():
+    digits, n = 10, 100_000
+    a, b = data.sample_full_runs(np.random.default_rng(0), n, digits)
+    assert min(a.min(), b.min()) >= 10 ** (digits - 1)
+    assert max(a.max(), b.max()) < 10**digits
+    # Run digits 9 and 9: 1 in 81, about 1,230 of 100,000.
+    assert 1000 <= _near_all_nines(a, b, digits).sum() <= 1500
+    runs = data.sample_with_runs(np.random.default_rng(0), n, digits)
+    assert _near_all_nines(*runs, digits).sum() <= 10
+    # Some digits - 2 columns hold one digit in a and one in b, the same columns.
+    columns = [(a // 10**c % 10, b // 10**c % 10) for c in range(digits)]
+    found = np.zeros(n, bool)
+    for start in range(3):
+        window = columns[start : start + digits - 2]
+        found |= np.all(
+            [(x == window[0][0]) & (y == window[0][1]) for x, y in window], 0
+        )
+    assert found.all()
+    # A full run (8888888888+9999999999) only where the free digits match.
+    repunit = (10**digits - 1) // 9
+    assert ((a % repunit == 0) & (b % repunit == 0)).mean() < 0.02
+
+
+def test_a_full_run_share_comes_last_of_the_built_and_leaves_the_edge_cases_out():
+    digits, n = 4, 20_000
+    shares = {"carry_fraction": 0.1, "repeat_fraction": 0.1, "sparse_fraction": 0.1}
+    plain = data.generate_problems(n, digits, 1, "keras", **shares)
+    again = data.generate_problems(n, digits, 1, "keras", **shares, full_run_fraction=0)
+    np.testing.assert_array_equal(plain[0], again[0])  # 0 changes nothing
+    a, b = data.generate_problems(
+        n, digits, 1, "keras", **shares, full_run_fraction=0.2
+    )
+    assert len(unordered(a, b)) == n
+    np.testing.assert_array_equal(a[:6000], plain[0][:6000])  # the earlier shares
+    built = slice(6000, 10_000)
+    assert min(a[built].min(), b[built].min()) >= 1000
+    edge = unordered(*data.edge_cases(digits))
+    assert not edge & unordered(a[built], b[built])
+    train, _ = train_lib.make_splits(
+        Config(digits=digits, training_size=n, seed=1, full_run_fraction=0.2, **shares)
+    )
+    assert unordered(train.a, train.b) <= unordered(a, b)
+    # One digit: 39 pairs of nonzero digits are not edge cases, all drawable.
+    one = data.generate_problems(39, 1, 0, full_run_fraction=1.0)
+    assert len(unordered(*one)) == 39
+
+
 def test_carry_request_larger_than_a_bucket_is_refused():
     # One digit: 25 unordered problems carry (a + b >= 10).
     data.generate_problems(50, 1, 0, carry_fraction=0.5)
@@ -295,6 +349,13 @@ def test_carry_request_larger_than_a_bucket_is_refused():
         ({"sparse_fraction": -0.1}, "sparse_fraction must be in"),
         ({"repeat_fraction": 0.5, "sparse_fraction": 0.6}, "sparse_fraction must"),
         ({"sparse_fraction": float("nan")}, "sparse_fraction must be in"),
+        ({"full_run_fraction": -0.1}, "full_run_fraction must be in"),
+        ({"sparse_fraction": 0.5, "full_run_fraction": 0.6}, "full_run_fraction"),
+        ({"full_run_fraction": float("nan")}, "full_run_fraction must be in"),
+        (
+            {"digits": 1, "training_size": 40, "full_run_fraction": 1.0},
+            "asks for 40 problems but only 39 full-run pairs",
+        ),
         (
             {"digits": 1, "training_size": 40, "sparse_fraction": 1.0},
             "asks for 40 problems but only 39 pairs of nonzero operands",
