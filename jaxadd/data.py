@@ -196,27 +196,32 @@ def sample_sparse(
 def sample_full_runs(
     rng: np.random.Generator, n: int, digits: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` problems of two ``digits``-digit operands, each a run of one digit
-    over all but one or two columns, the same columns in both.
+    """``n`` problems whose two operands are each a run of one digit over all but
+    one or two of their columns, the same columns in both.
 
-    The run covers ``r`` columns, ``r`` uniform in ``digits-2..digits-1`` (at
-    least 1), at a uniform place; its digit is uniform in 1..9 in ``a`` and,
-    separately, in ``b``; the other columns get uniform digits (1..9 in the top
-    column). So ``9999999989+9999999999`` and ``4444444444+5555555515`` come up
-    (a full run like ``8888888888+9999999999`` only where a free digit matches),
-    the neighbours of the all-nines and ``44..4+55..5`` edge cases: at 10
-    digits about one of these problems in 80 has nines in both operands in all
-    but at most two columns, one in 30,000 of ``sample_with_runs``'. The
-    caller leaves out the edge cases themselves (``generate_problems``).
+    Both operands get a width ``w``, ``digits`` or ``digits - 1`` (at least 1)
+    at even odds; a run covers ``r`` of those columns, ``r`` uniform in
+    ``w-2..w-1`` (at least 1), at a uniform place; its digit is uniform in 1..9
+    in ``a`` and, separately, in ``b``; the other columns get uniform digits 0..9
+    (a zero on top makes an operand shorter). So ``9999999989+9999999999``,
+    ``4444444444+5555555515`` and ``999999989+999999999`` come up (a full run
+    like ``8888888888+9999999999`` only where free digits match): the
+    neighbours of the all-nines and ``44..4+55..5`` edge cases at the two
+    longest widths. At 10 digits about one of these problems in 170 has two
+    10-digit operands with nines in both in all but at most two columns, one in
+    30,000 of ``sample_with_runs``'. The caller leaves out the edge cases
+    themselves (``generate_problems``).
     """
-    run = rng.integers(max(1, digits - 2), max(1, digits - 1) + 1, size=n)
-    start = rng.integers(0, digits - run + 1)
+    width = rng.integers(max(1, digits - 1), digits + 1, size=n)
+    run = rng.integers(np.maximum(1, width - 2), np.maximum(1, width - 1) + 1)
+    start = rng.integers(0, width - run + 1)
     run_digits = rng.integers(1, 10, size=(2, n))
     operands = np.zeros((2, n), np.int64)
     for column in range(digits):
-        free = rng.integers(1 if column == digits - 1 else 0, 10, size=(2, n))
+        free = rng.integers(0, 10, size=(2, n))
         inside = (start <= column) & (column < start + run)
-        operands += np.where(inside, run_digits, free) * np.int64(10**column)
+        digit = np.where(inside, run_digits, np.where(column < width, free, 0))
+        operands += digit * np.int64(10**column)
     return operands[0], operands[1]
 
 
@@ -226,13 +231,13 @@ def count_full_runs(digits: int) -> int:
     drawn).
 
     From 3 digits, the runs over all but the top two columns alone give
-    ``81 * 90**2`` distinct ordered pairs (the run digits and free digits can be
-    read back from the operands), so at least half as many unordered ones.
+    ``81 * 100**2`` distinct ordered pairs (the run digits and free digits can
+    be read back from the operands), so at least half as many unordered ones.
     """
     edge = np.unique(pair_keys(*edge_cases(digits), digits))
     if digits >= 3:
-        return 81 * 90**2 // 2 - len(edge)
-    operands = np.arange(10 ** (digits - 1) if digits > 1 else 1, 10**digits)
+        return 81 * 100**2 // 2 - len(edge)
+    operands = np.arange(1, 10**digits)
     a, b = (grid.ravel() for grid in np.meshgrid(operands, operands))
     same = np.zeros(len(a), bool)  # a run over all but at most 2 columns
     for column in range(digits):  # at 1 or 2 digits any one column is a run
@@ -369,9 +374,10 @@ def generate_problems(
     (``edge_cases``), so the edge cases stay a test of what was not trained on;
     with ``sparse_fraction > 0`` that share is built with operands mostly zeros
     below their top digit (``sample_sparse``: ``7000+2000``), and with
-    ``full_run_fraction > 0`` that share with two full-width operands, each a
-    run of one digit over all but one or two columns (``sample_full_runs``:
-    ``9999999989+9999999999``), never an edge case either. These shares come
+    ``full_run_fraction > 0`` that share with two operands of the longest two
+    widths, each a run of one digit over all but one or two columns
+    (``sample_full_runs``: ``9999999989+9999999999``), never an edge case
+    either. These shares come
     first; the rest are drawn as ``sampling`` says, from a generator of their
     own, so the default problems are the same without them.
     With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
@@ -387,7 +393,7 @@ def generate_problems(
       carry_fraction: share of the problems built with long carry chains.
       repeat_fraction: share of the problems built with runs of one digit.
       sparse_fraction: share of the problems built with mostly-zero operands.
-      full_run_fraction: share of the problems built with full-width runs.
+      full_run_fraction: share of the problems built with near-full runs.
       keras_fraction: with ``sampling="uniform"``, the share of the problems
         not built for carries or runs that is drawn the Keras way.
 
