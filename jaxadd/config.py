@@ -157,9 +157,10 @@ class Config:
     full_run_fraction: float = _setting(
         0.0,
         "Share of the problems built with two operands of --digits or --digits - 1 "
-        "digits, each a run of one digit over all but one or two columns, the same "
-        "in both (9999999989+9999999999, 4444444444+5555555515, "
-        "999999989+999999999), never an edge case; the rest follow --sampling.",
+        "digits (fewer where a free digit on top is 0), each a run of one digit "
+        "over all but one or two columns, the same in both (9999999989+9999999999, "
+        "4444444444+5555555515, 999999989+999999999), never an edge case; the "
+        "rest follow --sampling.",
     )
     keras_fraction: float = _setting(
         0.0,

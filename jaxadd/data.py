@@ -207,9 +207,9 @@ def sample_full_runs(
     ``4444444444+5555555515`` and ``999999989+999999999`` come up (a full run
     like ``8888888888+9999999999`` only where free digits match): the
     neighbours of the all-nines and ``44..4+55..5`` edge cases at the two
-    longest widths. At 10 digits about one of these problems in 170 has two
+    longest widths. At 10 digits about one of these problems in 180 has two
     10-digit operands with nines in both in all but at most two columns, one in
-    30,000 of ``sample_with_runs``'. The caller leaves out the edge cases
+    33,000 of ``sample_with_runs``'. The caller leaves out the edge cases
     themselves (``generate_problems``).
     """
     width = rng.integers(max(1, digits - 1), digits + 1, size=n)
@@ -270,8 +270,11 @@ def check_request(
 
     Both samplings can draw every pair, so the limit is the number of distinct
     unordered pairs; the carry-built share is also limited by how many distinct
-    problems have each longest carry chain, and the run-built share by the pairs
-    that are not edge cases.
+    problems have each longest carry chain, the run-built share by the pairs
+    that are not edge cases, the sparse share by the pairs of nonzero operands
+    and the full-run share by ``count_full_runs`` (a lower bound from 3 digits,
+    so a request near it may be refused though it could be drawn). A share of
+    0 is never refused.
     """
     if not 1 <= digits <= MAX_DIGITS:
         raise ValueError(f"digits must be in 1..{MAX_DIGITS}, got {digits}")
@@ -324,7 +327,7 @@ def check_request(
     nonzero = (10**digits - 1) * 10**digits // 2
     edge_nonzero = len(np.unique(edge_keys[(edge_a > 0) & (edge_b > 0)]))
     left = nonzero - edge_nonzero - repeats - round(num_problems * carry_fraction)
-    if sparse > left:
+    if sparse and sparse > left:
         raise ValueError(
             f"sparse_fraction {sparse_fraction} asks for {sparse} problems but "
             f"only {max(left, 0)} pairs of nonzero operands are left"
@@ -339,10 +342,11 @@ def check_request(
     full_runs = round(num_problems * full_run_fraction)
     earlier = round(num_problems * carry_fraction) + repeats + sparse
     left = count_full_runs(digits) - earlier
-    if full_runs > left:
+    if full_runs and full_runs > left:
         raise ValueError(
             f"full_run_fraction {full_run_fraction} asks for {full_runs} problems "
-            f"but only {max(left, 0)} full-run pairs are sure to be left"
+            f"but only {max(left, 0)} full-run pairs are sure to be left (a "
+            "lower bound)"
         )
 
 
@@ -374,12 +378,12 @@ def generate_problems(
     (``edge_cases``), so the edge cases stay a test of what was not trained on;
     with ``sparse_fraction > 0`` that share is built with operands mostly zeros
     below their top digit (``sample_sparse``: ``7000+2000``), and with
-    ``full_run_fraction > 0`` that share with two operands of the longest two
-    widths, each a run of one digit over all but one or two columns
+    ``full_run_fraction > 0`` that share with operands mostly of the longest
+    two widths, each a run of one digit over all but one or two columns
     (``sample_full_runs``: ``9999999989+9999999999``), never an edge case
-    either. These shares come
-    first; the rest are drawn as ``sampling`` says, from a generator of their
-    own, so the default problems are the same without them.
+    either. These shares come first; the rest are drawn as ``sampling`` says,
+    from a generator of their own, so the default problems are the same
+    without them.
     With ``sampling="uniform"`` and ``keras_fraction > 0``, that share of the
     rest is drawn the Keras way, also from a generator of its own, before the
     uniform ones: short operands (``9+1``) that uniform draws almost never give.

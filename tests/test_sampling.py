@@ -313,7 +313,7 @@ def test_a_full_run_share_comes_last_of_the_built_and_leaves_the_edge_cases_out(
     shares = {"carry_fraction": 0.1, "repeat_fraction": 0.1, "sparse_fraction": 0.1}
     plain = data.generate_problems(n, digits, 1, "keras", **shares)
     again = data.generate_problems(n, digits, 1, "keras", **shares, full_run_fraction=0)
-    np.testing.assert_array_equal(plain[0], again[0])  # 0 changes nothing
+    np.testing.assert_array_equal(plain, again)  # 0 changes nothing
     a, b = data.generate_problems(
         n, digits, 1, "keras", **shares, full_run_fraction=0.2
     )
@@ -330,6 +330,23 @@ def test_a_full_run_share_comes_last_of_the_built_and_leaves_the_edge_cases_out(
     # One digit: 39 pairs of nonzero digits are not edge cases, all drawable.
     one = data.generate_problems(39, 1, 0, full_run_fraction=1.0)
     assert len(unordered(*one)) == 39
+    # A share of 0 is never refused, however many the other shares take.
+    data.check_request(1_500_000, 10, "uniform", 0.2, 0.1)
+
+
+@pytest.mark.parametrize("digits", [2, 3])
+def test_count_full_runs_is_what_the_sampler_reaches_or_a_lower_bound(digits):
+    keys = []
+    for seed in range(4):
+        a, b = data.sample_full_runs(np.random.default_rng(seed), 2_000_000, digits)
+        keys.append(np.unique(data.pair_keys(a, b, digits)))
+    keys = np.unique(np.concatenate(keys))
+    edge = data.pair_keys(*data.edge_cases(digits), digits)
+    drawn = len(keys) - np.isin(keys, edge).sum()
+    if digits == 2:  # exact: 8 million draws reach every pair
+        assert drawn == data.count_full_runs(2) == 4861
+    else:  # 8 million draws reach more pairs than the bound
+        assert drawn >= data.count_full_runs(3) > 400_000
 
 
 def test_carry_request_larger_than_a_bucket_is_refused():
