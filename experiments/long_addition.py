@@ -9,7 +9,7 @@ longest-carry-chain bucket::
     python experiments/long_addition.py --digits=10 --hidden_size=256 \
         --training_size=500000 --epochs=13 --curriculum_epochs=4 \
         --carry_fraction=0.2 --stem=long_addition_d10_1h   # ~1 h: d10 at 1e-2
-    python experiments/long_addition.py --config=d10   # ~1 h: d10 (peak 3e-3)
+    python experiments/long_addition.py --config=d10   # 1-2 h on 2 cores: d10
     python experiments/long_addition.py --tiny         # seconds (tests use it)
 
 The settings are ``jaxadd.main``'s flags, spelled the same (``--noreverse``,
