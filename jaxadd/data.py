@@ -338,11 +338,13 @@ def check_request(
             "full_run_fraction must be in [0, 1 - carry_fraction - repeat_fraction "
             f"- sparse_fraction], got {full_run_fraction}"
         )
-    # The earlier shares may have taken full-run pairs too.
     full_runs = round(num_problems * full_run_fraction)
+    if not full_runs:  # every Config checks this: count nothing it will not draw
+        return
+    # The earlier shares may have taken full-run pairs too.
     earlier = round(num_problems * carry_fraction) + repeats + sparse
     left = count_full_runs(digits) - earlier
-    if full_runs and full_runs > left:
+    if full_runs > left:
         raise ValueError(
             f"full_run_fraction {full_run_fraction} asks for {full_runs} problems "
             f"but only {max(left, 0)} full-run pairs are sure to be left (a "
