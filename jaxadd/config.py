@@ -254,30 +254,12 @@ class Config:
                 f"sampling must be one of {', '.join(data.SAMPLINGS)}, "
                 f"got {self.sampling!r}"
             )
-        if not 0.0 <= self.carry_fraction <= 1.0:  # also refuses NaN
-            raise ValueError(
-                f"carry_fraction must be in [0, 1], got {self.carry_fraction}"
-            )
-        if not (  # also refuses NaN; the slack lets 0.2 and 0.8 add up to 1
-            0.0 <= self.repeat_fraction
-            and self.carry_fraction + self.repeat_fraction <= 1 + 1e-9
-        ):
-            raise ValueError(
-                "repeat_fraction must be in [0, 1 - carry_fraction], "
-                f"got {self.repeat_fraction}"
-            )
-        built = self.carry_fraction + self.repeat_fraction + self.sparse_fraction
-        if not (0.0 <= self.sparse_fraction and built <= 1 + 1e-9):  # NaN too
-            raise ValueError(
-                "sparse_fraction must be in [0, 1 - carry_fraction - "
-                f"repeat_fraction], got {self.sparse_fraction}"
-            )
-        built += self.full_run_fraction
-        if not (0.0 <= self.full_run_fraction and built <= 1 + 1e-9):  # NaN too
-            raise ValueError(
-                "full_run_fraction must be in [0, 1 - carry_fraction - "
-                f"repeat_fraction - sparse_fraction], got {self.full_run_fraction}"
-            )
+        data.check_shares(
+            self.carry_fraction,
+            self.repeat_fraction,
+            self.sparse_fraction,
+            self.full_run_fraction,
+        )
         if not 0.0 <= self.keras_fraction <= 1.0:  # also refuses NaN
             raise ValueError(
                 f"keras_fraction must be in [0, 1], got {self.keras_fraction}"

@@ -257,6 +257,38 @@ def carry_counts(num_problems: int, digits: int, carry_fraction: float) -> list[
     return [share + (k < extra) for k in range(digits)]
 
 
+def check_shares(
+    carry_fraction: float,
+    repeat_fraction: float,
+    sparse_fraction: float,
+    full_run_fraction: float,
+) -> None:
+    """Raises ``ValueError`` (one line) unless the built shares fit in [0, 1].
+
+    Each share is checked against what the ones before it leave, in the order
+    ``generate_problems`` draws them; NaN is refused too.
+    """
+    if not 0.0 <= carry_fraction <= 1.0:
+        raise ValueError(f"carry_fraction must be in [0, 1], got {carry_fraction}")
+    # The rounding slack lets 0.2 and 0.8 add up to 1.
+    if not (0.0 <= repeat_fraction and carry_fraction + repeat_fraction <= 1 + 1e-9):
+        raise ValueError(
+            f"repeat_fraction must be in [0, 1 - carry_fraction], got {repeat_fraction}"
+        )
+    built = carry_fraction + repeat_fraction + sparse_fraction
+    if not (0.0 <= sparse_fraction and built <= 1 + 1e-9):
+        raise ValueError(
+            "sparse_fraction must be in [0, 1 - carry_fraction - repeat_fraction], "
+            f"got {sparse_fraction}"
+        )
+    built += full_run_fraction
+    if not (0.0 <= full_run_fraction and built <= 1 + 1e-9):
+        raise ValueError(
+            "full_run_fraction must be in [0, 1 - carry_fraction - repeat_fraction "
+            f"- sparse_fraction], got {full_run_fraction}"
+        )
+
+
 def check_request(
     num_problems: int,
     digits: int,
@@ -282,19 +314,7 @@ def check_request(
         raise ValueError(
             f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}"
         )
-    if not 0.0 <= carry_fraction <= 1.0:
-        raise ValueError(f"carry_fraction must be in [0, 1], got {carry_fraction}")
-    # The rounding slack lets 0.2 and 0.8 add up to 1.
-    if not (0.0 <= repeat_fraction and carry_fraction + repeat_fraction <= 1 + 1e-9):
-        raise ValueError(
-            f"repeat_fraction must be in [0, 1 - carry_fraction], got {repeat_fraction}"
-        )
-    built = carry_fraction + repeat_fraction + sparse_fraction
-    if not (0.0 <= sparse_fraction and built <= 1 + 1e-9):
-        raise ValueError(
-            "sparse_fraction must be in [0, 1 - carry_fraction - repeat_fraction], "
-            f"got {sparse_fraction}"
-        )
+    check_shares(carry_fraction, repeat_fraction, sparse_fraction, full_run_fraction)
     possible = max_unique_problems(digits)
     if num_problems < 0:
         raise ValueError(f"num_problems must be >= 0, got {num_problems}")
@@ -331,12 +351,6 @@ def check_request(
         raise ValueError(
             f"sparse_fraction {sparse_fraction} asks for {sparse} problems but "
             f"only {max(left, 0)} pairs of nonzero operands are left"
-        )
-    built += full_run_fraction
-    if not (0.0 <= full_run_fraction and built <= 1 + 1e-9):
-        raise ValueError(
-            "full_run_fraction must be in [0, 1 - carry_fraction - repeat_fraction "
-            f"- sparse_fraction], got {full_run_fraction}"
         )
     full_runs = round(num_problems * full_run_fraction)
     if not full_runs:  # every Config checks this: count nothing it will not draw
