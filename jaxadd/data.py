@@ -554,7 +554,9 @@ def encode_queries(
     """Query ids ``[n, query_len(digits, leading_pads)]`` for ``a[i] + b[i]``.
 
     ``reverse`` reverses the whole padded query: ``"12+345 "`` becomes
-    ``" 543+21"``, so the units digits come last, right before the decoder starts.
+    ``" 543+21"``, so each operand is read units digit first, the order in which
+    a carry travels: the encoder reads all of ``b`` (345), then ``a`` (12) column
+    by column from the units.
     ``leading_zeros`` writes both operands with ``digits`` digits, so every query
     fills the width and a digit has one place whatever the operands' lengths:
     ``"012+345"``, reversed ``"543+210"``. ``leading_pads`` spaces then go in
