@@ -16,7 +16,7 @@ Then it scores the final parameters on problems none of which it trained on:
 - uniform-10k (``jaxadd.evaluate.uniform_10k_suite``): 10,000 problems with
   operands uniform in ``[0, 10**N)``, suite seed 0, and the edge cases;
 - the longest carry chains: 1,000 problems whose carry runs through all ``N``
-  columns (``99+1``), suite seed 0.
+  columns (``999+1`` at ``N=3``), suite seed 0.
 
 Once per ``N`` (seed 0) it also reruns the ``best-dN`` row of the results table
 (``results/table_runs/best-dN.json``), with that row's settings and its stopping

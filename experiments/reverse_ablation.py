@@ -1,7 +1,7 @@
 """Input and output reversal, ablated: which one makes addition learnable?
 
 For each number of digits, trains the four combinations of ``--reverse`` (the
-query read right to left, the seed's choice) and ``--reverse_answer`` (the sum
+query read right to left, the Keras example's choice) and ``--reverse_answer`` (the sum
 written least-significant digit first), each until held-out exact match reaches
 ``--target_accuracy`` or its budget (``--epochs`` and ``--max_minutes``) runs out, then
 scores it with ``jaxadd.evaluate``: exact match on uniform operands and on the
@@ -48,7 +48,7 @@ from jaxadd.config import Config  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# (reverse, reverse_answer) -> name, the seed's choice first.
+# (reverse, reverse_answer) -> name, the Keras example's (the seed's) first.
 COMBINATIONS = {
     (True, False): "input (seed)",
     (False, True): "output",

@@ -145,8 +145,8 @@ class Config:
     repeat_fraction: float = _setting(
         0.0,
         "Share of the problems built with a run of one digit in the same columns "
-        "of both operands (4444+5555, 1+9999, 1000+1000), never an edge case; "
-        "the rest follow --sampling.",
+        "of both operands (4444+5555, 3+9999, 1000+1000 at 5 digits), never an "
+        "edge case; the rest follow --sampling.",
     )
     sparse_fraction: float = _setting(
         0.0,

@@ -147,9 +147,9 @@ def sample_with_runs(
     Operands are drawn the Keras way (a length uniform in ``1..digits``, then
     uniform digits); then a run of columns, ``r`` uniform in ``1..L`` long at a
     uniform place among the ``L`` columns of the longer operand (column 0 is the
-    units), is set to one digit in ``a`` and to another in ``b``, each uniform,
-    as far as each operand reaches. So ``4444+5555``, ``1+9999`` (a short
-    operand against a run of nines) and ``1000+1000`` (a run of zeros) come up,
+    units), is set to a digit in ``a`` and a digit in ``b``, each uniform (they may be
+    the same), as far as each operand reaches. So ``4444+5555``, ``3+9999`` (a
+    short operand against a run of nines) and ``1000+1000`` (a run of zeros) come up,
     which uniform digits almost never give: for ``digits=10`` about 5% of these
     problems have a 10-digit operand with a run of 8 or more.
     """
@@ -390,7 +390,7 @@ def generate_problems(
     have long carry chains: equally many with each longest chain 1..digits, each
     uniform among the pairs with that chain (``carries.sample_with_chain``).
     With ``repeat_fraction > 0`` that share is built with runs of one digit
-    (``sample_with_runs``: ``4444+5555``, ``1+9999``), never an edge case
+    (``sample_with_runs``: ``4444+5555``, ``3+9999``), never an edge case
     (``edge_cases``), so the edge cases stay a test of what was not trained on;
     with ``sparse_fraction > 0`` that share is built with operands mostly zeros
     below their top digit (``sample_sparse``: ``7000+2000``), and with

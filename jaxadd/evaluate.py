@@ -8,8 +8,9 @@ seed, sets of problems the run never trained on and scores exact match on each::
 
 prints one table and writes ``runs/add3/evaluation.json``. The suites:
 
-- ``carry_chain``: one bucket per longest carry chain ``k = 0..digits`` (the
-  number of consecutive carrying columns, ``carries.longest_carry_chain``),
+- ``carry_chain``: one bucket per longest carry chain ``k = 0..digits`` (a
+  column whose digits sum to 10 or more and the columns summing to 9 after it,
+  ``carries.longest_carry_chain``),
   each uniform over the problems with that chain, built directly.
 - ``operand_lengths``: one bucket per unordered pair of operand lengths
   ``{len(a), len(b)}`` (``digits * (digits + 1) / 2`` of them; addition commutes

@@ -29,17 +29,18 @@ arrays and JSON: loading runs no code from the files.
 
 Input rules (``parse_problem``): one ``+`` between two non-negative decimal
 integers, surrounding whitespace ignored. Leading zeros are dropped as long as
-the number fits (``007+3`` is ``7+3``; the model never saw a leading zero, the
-training data writes ``07`` as 7), so an operand may have at most as many digits
-as the model was trained on *after* that. Anything else is refused with a
-one-line reason: with problem arguments nothing is answered, each bad one is
-reported as ``jaxadd.predict: error: ...`` and the exit code is 1; on standard
-input each bad line is reported as ``line N: ...`` on stderr, the good lines are
-still answered, and the exit code is 1 at the end. A line of standard input
-longer than ``MAX_LINE_BYTES`` (1024) bytes, its line end not counted, is
-reported as ``line N: longer than 1024 bytes`` without being held whole (the
-rest of it is read and dropped in pieces), so a stream without newlines cannot
-fill the memory; a valid problem is ``2 * digits + 1`` characters.
+the number fits (``007+3`` is ``7+3``; the query is then written in the run's
+layout, with ``--leading_zeros`` padded back to ``digits`` digits), so an
+operand may have at most as many digits as the model was trained on *after*
+that. Anything else is refused with a one-line reason: with problem arguments
+nothing is answered, each bad one is reported as ``jaxadd.predict: error: ...``
+and the exit code is 1; on standard input each bad line is reported as
+``line N: ...`` on stderr, the good lines are still answered, and the exit code
+is 1 at the end. A line of standard input longer than ``MAX_LINE_BYTES`` (1024) bytes,
+its line end not counted, is reported as ``line N: longer than 1024 bytes``
+without being held whole (the rest of it is read and dropped in pieces), so a
+stream without newlines cannot fill the memory; a valid problem is at most
+``2 * digits + 1`` characters once leading zeros are dropped.
 
 Every other fault is one line on stderr, ``jaxadd.predict: error: ...``, and
 exit code 1, never a traceback (the codes are ``jaxadd.cli``'s: 0 done, 1 an

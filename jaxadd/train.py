@@ -526,7 +526,8 @@ class EpochScores:
     - ``uniform``: ``UNIFORM_SET_SIZE`` problems with operands uniform in
       ``[0, 10**digits)``, as good as all full length.
     - ``longest_chain``: ``LONGEST_CHAIN_SET_SIZE`` problems whose carry runs
-      through every column (``99+1``), which uniform operands almost never hold.
+      through every column (``999+1`` at 3 digits), which uniform operands
+      almost never hold.
 
     None of them holds a training problem; the last two may share problems with
     the held-out split, which is not trained on either.

@@ -1,5 +1,5 @@
 """Five digits: 550,000 problems, operands uniform with a fifth drawn the Keras
-way (short ones) and a tenth built with runs of one digit (``1+9999``), batch
+way (short ones) and a tenth built with runs of one digit (``3+9999``), batch
 128, Adam 1e-2 decayed over 3 epochs.
 
     python -m jaxadd.main --config=d5 --workdir=runs/add5    # or --digits=5
